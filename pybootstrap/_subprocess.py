@@ -1,0 +1,147 @@
+"""The one wrapper around subprocess: a timeout, UTF-8 text, no shell, every call recorded."""
+
+from __future__ import annotations
+
+import locale
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Mapping, Optional, Sequence
+
+from pybootstrap.redact import redact, redact_argv
+
+TAIL_LINES = 40
+
+
+@dataclass
+class CommandResult:
+    """What one external command did."""
+
+    argv: List[str]
+    returncode: Optional[int]  # None: it could not start, or it timed out
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    error: Optional[str] = None  # why it could not start
+
+    @property
+    def ok(self) -> bool:
+        """True when the command ran and exited 0."""
+        return self.returncode == 0
+
+    def output_tail(self, lines: int = TAIL_LINES) -> str:
+        """The last lines of stdout and stderr together, secrets redacted."""
+        text = "\n".join(part for part in (self.stdout, self.stderr) if part)
+        return redact("\n".join(text.splitlines()[-lines:]))
+
+    def to_dict(self) -> dict:
+        """The record kept in the verification log."""
+        return {"argv": redact_argv(self.argv), "exit_code": self.returncode,
+                "duration_s": round(self.duration_s, 3), "timed_out": self.timed_out,
+                "error": self.error, "output_tail": self.output_tail()}
+
+
+@dataclass
+class CommandLog:
+    """Every command run during one pybootstrap invocation, in order."""
+
+    results: List[CommandResult] = field(default_factory=list)
+
+    def add(self, result: CommandResult) -> None:
+        """Record a result."""
+        self.results.append(result)
+
+
+#: The log of the current invocation; cli replaces it at start.
+COMMAND_LOG = CommandLog()
+
+
+def decode_output(data: bytes) -> str:
+    """Decode tool output: UTF-8 first, then the locale's code page, never failing."""
+    if not data:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for encoding in (locale.getpreferredencoding(False), "cp1252", "cp850"):
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("latin-1")
+
+
+def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
+        env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+        stream: Optional[Callable[[str], None]] = None, record: bool = True) -> CommandResult:
+    """Run argv without a shell; capture output; never raise for a failing or missing tool.
+
+    With ``stream``, each output line is passed to it as it arrives (progress for long installs).
+    """
+    argv = [str(a) for a in argv]
+    start = time.monotonic()
+    full_env = None
+    if env is not None:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    try:
+        if stream is None:
+            completed = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, timeout=timeout, env=full_env,
+                                       cwd=cwd, check=False)
+            result = CommandResult(argv, completed.returncode, decode_output(completed.stdout),
+                                   decode_output(completed.stderr))
+        else:
+            result = _run_streaming(argv, timeout, full_env, cwd, stream)
+    except subprocess.TimeoutExpired as exc:
+        result = CommandResult(argv, None, decode_output(exc.stdout or b""),
+                               decode_output(exc.stderr or b""), timed_out=True,
+                               error=f"timed out after {timeout:g} s")
+    except FileNotFoundError:
+        result = CommandResult(argv, None, error=f"{argv[0]}: not found")
+    except PermissionError as exc:
+        result = CommandResult(argv, None, error=f"{argv[0]}: permission denied ({exc})")
+    except OSError as exc:
+        result = CommandResult(argv, None, error=f"{argv[0]}: could not start ({exc})")
+    result.duration_s = time.monotonic() - start
+    if record:
+        COMMAND_LOG.add(result)
+    return result
+
+
+def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapping[str, str]],
+                   cwd: Optional[str], stream: Callable[[str], None]) -> CommandResult:
+    """Run with stdout and stderr merged, passing each line on as it arrives."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    lines: List[str] = []
+    killed = threading.Event()
+
+    def _kill() -> None:
+        killed.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, _kill) if timeout else None
+    if timer:
+        timer.start()
+    try:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = decode_output(raw).rstrip("\r\n")
+            lines.append(line)
+            stream(line)
+        proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        if timer:
+            timer.cancel()
+    if killed.is_set():
+        raise subprocess.TimeoutExpired(argv, timeout or 0, output="\n".join(lines).encode())
+    return CommandResult(argv, proc.returncode, "\n".join(lines), "")

@@ -1,0 +1,660 @@
+"""The commands: only here is the order of the steps known (detect -> manifest -> plan -> install -> verify -> log)."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+from pybootstrap import _subprocess, environments, render, settings
+from pybootstrap.errors import (ExitCode, InstallError, IntegrityError, NetworkError, NoCompatibleBuildError,
+                                PybootstrapError, UsageError)
+from pybootstrap.hardware import Hardware, apply_overrides, detect
+from pybootstrap.manifest import Manifest, load_manifest
+from pybootstrap.planner import Plan, Request, plan, summarize_rejections
+
+# pip output that means the network, not the package, failed
+_NETWORK_RE = re.compile(
+    r"Could not fetch URL|ConnectionError|Connection (?:reset|refused|aborted)|Max retries exceeded|"
+    r"Read timed out|ProxyError|NewConnectionError|Temporary failure in name resolution|"
+    r"HTTP error (?:4\d\d|5\d\d)|\b(?:404|403|500|502|503) Client Error|\b(?:404|403) Not Found|"
+    r"IncompleteRead|ChunkedEncodingError|ProtocolError|CondaHTTPError|Remote end closed connection|"
+    r"Network is unreachable|SSLError|CERTIFICATE_VERIFY_FAILED", re.I)
+_HASH_RE = re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES|hash mismatch", re.I)
+
+
+# --- shared steps -----------------------------------------------------------------------------
+
+def _setup(args: Any) -> None:
+    render.set_verbosity(getattr(args, "verbose", 0) or 0, getattr(args, "quiet", 0) or 0)
+
+
+def _manifest(args: Any) -> Manifest:
+    return load_manifest(getattr(args, "manifest", None))
+
+
+def _hardware(args: Any, sources: Dict[str, str], manifest: Manifest, python_version: Optional[str] = None) -> Hardware:
+    """detect (or read --nvidia-smi-file), then the what-if flags."""
+    what_if = dict(
+        os_name=settings.parse_os(getattr(args, "os", None), sources),
+        arch=settings.parse_arch(getattr(args, "arch", None), sources),
+        python_version=settings.parse_python_version(getattr(args, "python_version", None), sources),
+        driver=settings.parse_driver(getattr(args, "driver", None), sources),
+        gpu_names=tuple(getattr(args, "gpu", None) or ()),
+        capabilities=settings.parse_capabilities(getattr(args, "compute_capability", None), sources),
+        no_gpu=bool(getattr(args, "no_gpu", False)))
+    if what_if["capabilities"] and what_if["gpu_names"] and len(what_if["capabilities"]) > len(what_if["gpu_names"]):
+        raise UsageError("more --compute-capability values than --gpu names",
+                         "Give one --compute-capability per --gpu, in the same order.")
+    smi_file = getattr(args, "nvidia_smi_file", None)
+    hw = detect(manifest, smi_file=smi_file, python_version=python_version,
+                list_other=not (what_if["gpu_names"] or what_if["capabilities"] or what_if["no_gpu"]))
+    return apply_overrides(hw, manifest, **what_if)
+
+
+def _unsupported_platform(hw: Hardware) -> None:
+    from pybootstrap.errors import EnvironmentProblem
+
+    if hw.os not in ("windows", "linux"):
+        raise EnvironmentProblem(f"unsupported operating system: {hw.os}",
+                                 "pybootstrap installs PyTorch on Windows and Linux. On macOS, "
+                                 "`pip install torch` gives the build with Apple GPU (MPS) support.")
+
+
+def _plan(args: Any, sources: Dict[str, str], manifest: Manifest, hw: Hardware) -> Plan:
+    request = settings.build_request(args, sources)
+    _unsupported_platform(hw)
+    return plan(manifest, hw, request)
+
+
+def _detect_doc(hw: Hardware) -> Dict[str, Any]:
+    return {"schema": "pybootstrap.detect/1", **hw.to_dict()}
+
+
+def _plan_doc(p: Plan) -> Dict[str, Any]:
+    return {"schema": "pybootstrap.plan/1", **p.to_dict()}
+
+
+def _show_hardware(hw: Hardware) -> None:
+    render.message("Machine", "title")
+    render.kv("  OS / arch", f"{hw.os} {hw.arch}")
+    render.kv("  Python", hw.python_version)
+    render.kv("  driver", f"{hw.driver_version} (CUDA {hw.cuda_version or '?'})" if hw.driver_version else None)
+    for gpu in hw.gpus:
+        render.kv(f"  GPU {gpu.index}", f"{gpu.name} (compute capability {gpu.cc_text() or 'unknown'}"
+                  + (f", {gpu.memory_mib} MiB" if gpu.memory_mib else "") + ")")
+    for gpu in hw.other_adapters:
+        render.kv("  adapter", f"{gpu.name} ({gpu.vendor}; not usable by CUDA)")
+    for note in hw.notes:
+        render.message(f"  note: {note}", "dim")
+    if hw.error:
+        render.message(f"  {hw.error.message}", "warn")
+        render.message(f"  {hw.error.advice}", "warn")
+
+
+def _show_plan(p: Plan) -> None:
+    if p.status != "ok":
+        render.message("No compatible build", "error")
+        render.lines(p.reasons, "warn")
+        render.lines(summarize_rejections(p), "dim")
+        if p.advice:
+            render.message(f"  what to do: {p.advice}", "warn")
+        return
+    b = p.build
+    render.message(f"Plan: torch {b.torch} {b.variant} via {b.installer}", "ok")
+    render.lines(p.reasons)
+    rejected = summarize_rejections(p, limit=6 if render.verbosity() <= 0 else 100)
+    if rejected:
+        render.message("  not chosen:", "dim")
+        render.lines(rejected, "dim", prefix="    ")
+    render.message("Commands:", "title")
+    for command in p.commands:
+        render.message("  " + " ".join(_quote(a) for a in command))
+
+
+def _quote(arg: str) -> str:
+    return f'"{arg}"' if (" " in arg or not arg) else arg
+
+
+# --- detect / plan ----------------------------------------------------------------------------
+
+def run_detect(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap detect."""
+    _setup(args)
+    manifest = _manifest(args)
+    hw = detect(manifest, smi_file=getattr(args, "nvidia_smi_file", None))
+    if args.json:
+        render.document(_detect_doc(hw))
+    else:
+        _show_hardware(hw)
+        if not hw.nvidia_gpus:
+            render.message("No usable NVIDIA GPU: the CPU build of PyTorch will be chosen.", "warn")
+    return int(ExitCode.OK)
+
+
+def _target_python_version(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> Optional[str]:
+    """The Python version of an existing target (so plan matches what install will do)."""
+    if getattr(args, "python", None):
+        info = environments.interpreter_info(args.python)
+        return info["version"] if info else None
+    for dest in ("venv", "conda_prefix"):
+        if getattr(args, dest, None):
+            python = environments.python_in(Path(getattr(args, dest)).expanduser(), conda=dest == "conda_prefix")
+            if python.exists():
+                info = environments.interpreter_info(str(python))
+                return info["version"] if info else None
+    return None
+
+
+def run_plan(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap plan."""
+    _setup(args)
+    manifest = _manifest(args)
+    hw = _hardware(args, sources, manifest, _target_python_version(args, sources, environ))
+    p = _plan(args, sources, manifest, hw)
+    if args.json:
+        render.document(_plan_doc(p))
+    else:
+        _show_hardware(hw)
+        _show_plan(p)
+    return int(ExitCode.OK if p.status == "ok" else ExitCode.NO_COMPATIBLE_BUILD)
+
+
+# --- the log around install / verify / download ------------------------------------------------
+
+class _Run:
+    """Collects what a logged command did, so the log is written whatever happens."""
+
+    def __init__(self, command: str, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> None:
+        self.command = command
+        self.args = args
+        self.home = settings.home_dir(environ)
+        self.started = report_now()
+        self.t0 = time.monotonic()
+        self.timings: Dict[str, float] = {}
+        self.document: Dict[str, Any] = {"schema": f"pybootstrap.{command}/1"}
+        self.settings = settings.describe_sources(sources, args)
+        _subprocess.COMMAND_LOG.results.clear()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
+
+    def write(self, exit_code: int, error: Optional[Dict[str, Any]] = None, tb: Optional[str] = None) -> Optional[Path]:
+        from pybootstrap import report
+
+        self.timings["total"] = time.monotonic() - self.t0
+        log = report.build_log(self.document, started=self.started, command=self.command, argv=sys.argv[1:],
+                               commands=[r.to_dict() for r in _subprocess.COMMAND_LOG.results],
+                               settings=self.settings, timings=self.timings, error=error, exit_code=exit_code,
+                               traceback_text=tb)
+        try:
+            return report.write_log(log, home=self.home, explicit=getattr(self.args, "log", None))
+        except OSError as exc:
+            render.message(f"warning: could not write the log: {exc}", "warn")
+            return None
+
+
+def report_now() -> str:
+    from pybootstrap.report import now
+
+    return now()
+
+
+def _logged(command: str, body: Any, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """Run body(run) and write the log in every case: success, error, bug, Ctrl+C."""
+    run = _Run(command, args, sources, environ)
+    try:
+        code = int(body(run))
+        path = run.write(code)
+        _announce_log(path, args, run)
+        return code
+    except PybootstrapError as exc:
+        path = run.write(int(exc.exit_code), exc.to_dict())
+        run.document["log_path"] = str(path) if path else None
+        if path:
+            exc.advice = (exc.advice + " " if exc.advice else "") + f"(log: {path})"
+        raise
+    except KeyboardInterrupt:
+        path = run.write(int(ExitCode.INTERRUPTED), {"kind": "interrupted", "message": "interrupted (Ctrl+C)",
+                                                     "advice": "Run the same command again.", "exit_code": 130})
+        render.message(f"interrupted; log: {path}", "error")
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        tb = traceback.format_exc()
+        path = run.write(int(ExitCode.INTERNAL), {"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
+                                                  "advice": "report this bug with the log", "exit_code": 1}, tb)
+        render.message(f"log: {path}", "error")
+        raise
+
+
+def _announce_log(path: Optional[Path], args: Any, run: _Run) -> None:
+    if path is None:
+        return
+    run.document["log_path"] = str(path)
+    if getattr(args, "json", False):
+        render.document(dict(run.document, log_path=str(path)))
+    else:
+        render.message(f"log: {path}", "dim")
+
+
+# --- install ----------------------------------------------------------------------------------
+
+def run_install(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap install."""
+    _setup(args)
+    return _logged("install", lambda run: _install(run, args, sources, environ), args, sources, environ)
+
+
+def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+
+    with run.step("manifest"):
+        manifest = _manifest(args)
+    with run.step("target"):
+        target = environments.resolve_target(args, sources, run.home, environ)
+        version = None
+        if target.exists:
+            info = environments.interpreter_info(str(target.python))
+            environments.check_allowed(target, info)
+            version = info["version"] if info else None
+    with run.step("detect"):
+        hw = _hardware(args, sources, manifest, version)
+    with run.step("plan"):
+        p = _plan(args, sources, manifest, hw)
+    run.document.update(_plan_doc(p))
+    run.document["schema"] = "pybootstrap.install/1"
+    run.document["target"] = target.to_dict()
+    run.document["verification"] = None
+    run.document["log_path"] = None
+    if p.status != "ok":
+        if not args.json:
+            _show_hardware(hw)
+            _show_plan(p)
+        raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
+    build = p.build
+    if p.request.offline:
+        check_wheelhouse(list(p.request.find_links))
+    steps = _install_steps(p, target, args, environ, hw)
+    run.document["steps"] = [list(s) for s in steps]
+    if not args.json:
+        _show_plan(p)
+        render.message(f"Target: {target.describe()}", "title")
+    if args.dry_run:
+        render.message("Dry run: would run", "title")
+        for step in steps:
+            render.message("  " + " ".join(_quote(a) for a in step))
+        run.document["dry_run"] = True
+        return int(ExitCode.OK)
+    build_dict = build.to_dict()
+    if target.exists and environments.is_marked_good(target.prefix, build_dict):
+        with run.step("verify"):
+            ver = _verify_target(str(target.python), hw, build_dict, manifest)
+        if ver.status == "ok":
+            run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
+            run.document["already_installed"] = True
+            render.message(f"torch {build.torch} {build.variant} is already installed and verified in "
+                           f"{target.prefix}", "ok")
+            return int(ExitCode.OK)
+    interactive = pip_inst.stdout_is_terminal() and not args.json
+    with run.step("environment"):
+        if not target.exists:
+            render.message(f"creating {target.describe()}", "info")
+            if target.kind == "conda":
+                result = _subprocess.run(conda_inst.create_argv(target.conda_exe, str(target.prefix),
+                                                                ".".join(hw.python_version.split(".")[:2]),
+                                                                offline=args.offline,
+                                                                channels=build.conda_channels),
+                                         timeout=conda_inst.CONDA_TIMEOUT_S, env=conda_inst.conda_env())
+                _raise_for(result, "creating the conda environment")
+            else:
+                environments.create_venv(target)
+            info = environments.interpreter_info(str(target.python))
+            environments.check_allowed(target, info)
+        environments.mark_installing(target.prefix, build_dict)
+    with run.step("install"):
+        _replace_torch_family(target, build, hw, manifest)
+        for command in p.commands:
+            if command[0] == conda_inst.CONDA:
+                argv = conda_inst.install_argv(command, target.conda_exe or "conda", str(target.prefix))
+                env = conda_inst.conda_env()
+            else:
+                argv = pip_inst.install_argv(command, str(target.python), interactive=interactive)
+                env = pip_inst.pip_env()
+            _run_with_retry(argv, env, interactive, " ".join(command[:4]))
+    with run.step("verify"):
+        ver = _verify_target(str(target.python), hw, build_dict, manifest)
+    run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
+    if not args.json:
+        _show_verification(ver)
+    if ver.status != "ok":
+        return int(ExitCode.VERIFY_FAILED)
+    environments.mark_good(target.prefix, build_dict, ver.probe.get("torch_version"))
+    return int(ExitCode.OK)
+
+
+def _install_steps(p: Plan, target: environments.Target, args: Any, environ: Dict[str, str],
+                   hw: Hardware) -> List[List[str]]:
+    """Every command install would run, concretely (for --dry-run and the log)."""
+    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+
+    steps: List[List[str]] = []
+    if not target.exists:
+        if target.kind == "conda":
+            steps.append(conda_inst.create_argv(target.conda_exe or "conda", str(target.prefix),
+                                                ".".join(hw.python_version.split(".")[:2]),
+                                                offline=args.offline, channels=p.build.conda_channels))
+        else:
+            steps.append([sys.executable, "-m", "venv", str(target.prefix)])
+    for command in p.commands:
+        if command[0] == conda_inst.CONDA:
+            steps.append(conda_inst.install_argv(command, target.conda_exe or "conda", str(target.prefix)))
+        else:
+            steps.append(pip_inst.install_argv(command, str(target.python), interactive=False))
+    return steps
+
+
+def _run_with_retry(argv: List[str], env: Dict[str, str], interactive: bool, label: str) -> None:
+    """Run an install command; retry once when the network failed; map failures to exit codes."""
+    stream = None
+    if not interactive and render.verbosity() >= 0:
+        def stream(line: str) -> None:  # a concise line per step when not on a terminal
+            if line.startswith(("Collecting", "Downloading", "Installing collected", "Successfully",
+                                "Looking in", "ERROR", "Requirement already")) or render.verbosity() > 0:
+                render.message("  " + line.strip(), "dim")
+    elif interactive:
+        def stream(line: str) -> None:
+            sys.stderr.write(line + "\n")
+    result = None
+    for attempt in (1, 2):
+        result = _subprocess.run(argv, timeout=3600, env=env, stream=stream)
+        if result.ok:
+            return
+        text = result.stdout + "\n" + result.stderr
+        if _HASH_RE.search(text):
+            raise IntegrityError(f"{label}: a downloaded file did not match its published hash",
+                                 "A proxy or mirror altered the file; check it, then run again.\n"
+                                 + result.output_tail(10))
+        if not (_NETWORK_RE.search(text) or result.timed_out) or attempt == 2:
+            break
+        render.message("  network failure; retrying once", "warn")
+        time.sleep(2)
+    assert result is not None
+    _raise_for(result, label)
+
+
+def _raise_for(result: _subprocess.CommandResult, label: str) -> None:
+    if result.ok:
+        return
+    text = result.stdout + "\n" + result.stderr
+    tail = result.output_tail(12)
+    if result.timed_out or _NETWORK_RE.search(text):
+        raise NetworkError(f"{label}: the package index could not be reached or a download failed (after retries)",
+                           "Check the network, proxy (HTTPS_PROXY) and --index-url/--mirror; then run again.\n"
+                           + tail)
+    if result.returncode is None:
+        raise InstallError(f"{label}: {result.error}", "Check that the target environment is intact.")
+    raise InstallError(f"{label} failed (exit {result.returncode})", "See the output below and the log.\n" + tail)
+
+
+def _replace_torch_family(target: environments.Target, build: Any, hw: Hardware, manifest: Manifest) -> None:
+    """When the target holds another torch build, remove only the torch family first, and say so."""
+    if not target.python.exists():
+        return
+    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+    from pybootstrap.verify import run_probe
+
+    probe = run_probe(str(target.python), timeout=120)
+    current = probe.get("torch_version")
+    if not current:
+        return
+    wanted_local = build.variant
+    base, _, local = current.partition("+")
+    cuda_build = probe.get("cuda_build")
+    same = base == build.torch and (local == wanted_local if local else
+                                    (bool(cuda_build) == bool(build.cuda)))
+    if same:
+        return
+    render.message(f"replacing torch {current} with {build.torch}+{build.variant} (only the torch family)", "warn")
+    family = ["torch", "torchvision", "torchaudio"]
+    if target.kind == "conda" and build.installer == "conda":
+        result = _subprocess.run(conda_inst.remove_argv(target.conda_exe or "conda", str(target.prefix),
+                                                        ["pytorch", "torchvision", "torchaudio"]),
+                                 timeout=1800, env=conda_inst.conda_env())
+    else:
+        result = pip_inst.run_pip(pip_inst.uninstall_argv(str(target.python), family), timeout=1800)
+    _raise_for(result, "removing the previous torch")
+
+
+# --- verify -----------------------------------------------------------------------------------
+
+def _verify_target(python: str, hw: Hardware, expected: Optional[Dict[str, Any]], manifest: Manifest) -> Any:
+    from pybootstrap.verify import judge, run_probe
+
+    return judge(run_probe(python), hw, expected, manifest, python)
+
+
+def _show_verification(ver: Any) -> None:
+    level = {"ok": "ok", "degraded": "warn", "failed": "error"}[ver.status]
+    render.message(f"Verification: {ver.status}", level)
+    for check in ver.checks:
+        render.message(f"  [{check.status}] {check.name}: {check.detail}",
+                       "dim" if check.status != "fail" else "error")
+    for finding in ver.diagnosis:
+        render.message(f"  {finding.kind}: {finding.message}", "warn")
+        render.message(f"    what to do: {finding.advice}", "warn")
+
+
+def run_verify(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap verify."""
+    _setup(args)
+    return _logged("verify", lambda run: _verify(run, args, sources, environ), args, sources, environ)
+
+
+def _verify(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    from pybootstrap.errors import EnvironmentProblem
+
+    manifest = _manifest(args)
+    target = environments.resolve_target(args, sources, run.home, environ)
+    if not target.python.exists():
+        raise EnvironmentProblem(f"no environment at {target.prefix}",
+                                 "Give --venv/--python/--conda-env of an existing environment, or run "
+                                 "`pybootstrap install` first.")
+    hw = detect(manifest, smi_file=getattr(args, "nvidia_smi_file", None))
+    expected = None
+    state = environments.read_state(target.prefix)
+    if getattr(args, "torch", None) or getattr(args, "variant", None):
+        torch = settings.parse_torch(args.torch, sources)
+        variant = settings.parse_variant(args.variant, None, sources)
+        expected = {"torch": torch, "variant": variant,
+                    "cuda": _cuda_of(variant)}
+    elif state and state.get("build"):
+        expected = state["build"]
+    ver = _verify_target(str(target.python), hw, expected, manifest)
+    run.document.update({"schema": "pybootstrap.verify/1", **ver.to_dict(), "hardware": hw.to_dict(),
+                         "target": target.to_dict(), "expected": expected})
+    if not args.json:
+        _show_verification(ver)
+    if ver.status == "ok" and state and state.get("status") == "installing":
+        render.message("note: the last install into this environment did not finish; it is not marked good", "warn")
+    return int(ExitCode.OK if ver.status == "ok" else ExitCode.VERIFY_FAILED)
+
+
+def _cuda_of(variant: Optional[str]) -> Optional[str]:
+    if variant and re.fullmatch(r"cu\d{3}", variant):
+        return f"{variant[2:4]}.{variant[4:]}"
+    if variant and re.fullmatch(r"cu\d{2}", variant):
+        return f"{variant[2]}.{variant[3]}"
+    return None
+
+
+# --- download ---------------------------------------------------------------------------------
+
+PLATFORM_TAGS = {("windows", "x86_64"): ["win_amd64"],
+                 ("linux", "x86_64"): ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+                                       "linux_x86_64"],
+                 ("linux", "arm64"): ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64",
+                                      "linux_aarch64"]}
+
+
+def run_download(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap download --to DIR."""
+    _setup(args)
+    if not getattr(args, "to", None):
+        raise UsageError("download needs --to DIR", "Give the folder to fill: pybootstrap download --to D:\\wheels")
+    return _logged("download", lambda run: _download(run, args, sources, environ), args, sources, environ)
+
+
+def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    import json
+
+    from pybootstrap._download import file_sha256
+    from pybootstrap.hardware import current_platform
+    from pybootstrap.installers import pip as pip_inst
+
+    manifest = _manifest(args)
+    hw = _hardware(args, sources, manifest)
+    p = _plan(args, sources, manifest, hw)
+    run.document.update(_plan_doc(p))
+    run.document["schema"] = "pybootstrap.download/1"
+    if p.status != "ok":
+        raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
+    dest = Path(args.to).expanduser().resolve()
+    dest.mkdir(parents=True, exist_ok=True)
+    own_os, own_arch, own_py = current_platform()
+    tags = None
+    py_version = None
+    if (hw.os, hw.arch) != (own_os, own_arch) or hw.python_version.split(".")[:2] != own_py.split(".")[:2]:
+        tags = PLATFORM_TAGS.get((hw.os, hw.arch))
+        py_version = "".join(hw.python_version.split(".")[:2])
+    build = p.build
+    if build.installer == "conda":
+        raise UsageError("download fetches pip wheels; this plan uses conda",
+                         "Add --installer pip (conda users can point conda at a local channel instead).")
+    argv = pip_inst.download_argv(build, settings.build_request(args, sources), str(dest), python=sys.executable,
+                                  platform_tag=None, python_version=py_version)
+    for tag in tags or []:
+        argv += ["--platform", tag]
+    if tags:
+        argv += ["--only-binary", ":all:"]
+    render.message(f"downloading torch {build.torch} {build.variant} wheels into {dest}", "title")
+    _run_with_retry(argv, pip_inst.pip_env(), False, "pip download")
+    files = sorted(f for f in dest.iterdir() if f.suffix in (".whl", ".gz", ".zip"))
+    listing = {"schema": "pybootstrap.wheelhouse/1", "build": build.to_dict(),
+               "files": {f.name: file_sha256(f) for f in files}}
+    (dest / "pybootstrap-wheelhouse.json").write_text(json.dumps(listing, indent=2), encoding="utf-8")
+    run.document["files"] = listing["files"]
+    run.document["to"] = str(dest)
+    render.message(f"{len(files)} file(s) in {dest}; install with: pybootstrap install --offline --find-links {dest}",
+                   "ok")
+    return int(ExitCode.OK)
+
+
+def check_wheelhouse(folders: List[str]) -> None:
+    """Offline installs: a folder filled by `download` must still hold exactly the files it listed."""
+    import json
+
+    from pybootstrap._download import file_sha256
+
+    for folder in folders:
+        listing_path = Path(folder) / "pybootstrap-wheelhouse.json"
+        if not listing_path.is_file():
+            continue
+        try:
+            listing = json.loads(listing_path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise IntegrityError(f"{listing_path} is not valid JSON", "Run `pybootstrap download` again.") from None
+        for name, digest in (listing.get("files") or {}).items():
+            path = Path(folder) / name
+            if not path.is_file():
+                raise IntegrityError(f"{path} is missing from the wheel folder", "Run `pybootstrap download` again.")
+            if file_sha256(path) != digest:
+                raise IntegrityError(f"{path} does not match the checksum recorded when it was downloaded",
+                                     "The file changed or is damaged; run `pybootstrap download` again.")
+
+
+# --- diagnose / manifest ----------------------------------------------------------------------
+
+def run_diagnose(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap diagnose FILE."""
+    from pybootstrap.diagnose import diagnose_text
+
+    _setup(args)
+    try:
+        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}", "Give a file path, or - for stdin.") \
+            from None
+    text = _subprocess.decode_output(raw)
+    try:
+        manifest: Optional[Manifest] = _manifest(args)
+    except PybootstrapError:
+        manifest = None
+    findings = diagnose_text(text, manifest)
+    from pybootstrap import nvidia_smi
+
+    smi = nvidia_smi.parse_any(text)
+    doc: Dict[str, Any] = {"schema": "pybootstrap.diagnose/1", "findings": [f.to_dict() for f in findings]}
+    if smi.form in ("table", "csv", "list"):
+        doc["nvidia_smi"] = {"form": smi.form, "driver_version": smi.driver_version, "cuda_version": smi.cuda_version,
+                             "gpus": [g.name for g in smi.gpus], "mig_devices": smi.mig_devices}
+    if args.json:
+        render.document(doc)
+    else:
+        if "nvidia_smi" in doc:
+            s = doc["nvidia_smi"]
+            render.message(f"nvidia-smi output: driver {s['driver_version']}, CUDA {s['cuda_version']}, "
+                           f"GPUs: {', '.join(s['gpus']) or 'none'}", "title")
+        for f in findings:
+            render.message(f"{f.kind}: {f.message}", "warn" if f.kind != "unknown" else "info")
+            render.message(f"  what to do: {f.advice}")
+    return int(ExitCode.OK)
+
+
+def run_manifest(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap manifest validate|show."""
+    _setup(args)
+    source = getattr(args, "source", None) or getattr(args, "manifest", None)
+    manifest = load_manifest(source)
+    if args.manifest_command == "validate":
+        doc = {"schema": "pybootstrap.manifest-validate/1", "valid": True, "origin": manifest.origin,
+               "schema_version": manifest.schema_version, "releases": len(manifest.releases),
+               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch)}
+        if args.json:
+            render.document(doc)
+        else:
+            render.message(f"{manifest.origin}: valid ({doc['releases']} releases, {doc['oldest']} to "
+                           f"{doc['newest']})", "ok")
+        return int(ExitCode.OK)
+    rows = []
+    for release in manifest.releases:
+        for variant in release.variants:
+            rows.append({"torch": str(release.torch), "variant": variant.name,
+                         "cuda": str(variant.cuda) if variant.cuda else None,
+                         "torchvision": str(release.torchvision) if release.torchvision else None,
+                         "torchaudio": str(release.torchaudio) if release.torchaudio else None,
+                         "platforms": {k: list(v) for k, v in variant.platforms.items()},
+                         "python": {k: list(release.python_for(variant, k)) for k in variant.platforms},
+                         "conda": f"{variant.conda.package} -c {' -c '.join(variant.conda.channels)}"
+                         if variant.conda else None,
+                         "archs": {k: a.text for k, a in variant.archs.items()}})
+    if args.json:
+        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin, "builds": rows})
+    else:
+        current = None
+        for row in rows:
+            if row["torch"] != current:
+                current = row["torch"]
+                render.message(f"torch {current}  (torchvision {row['torchvision'] or '-'}, torchaudio "
+                               f"{row['torchaudio'] or '-'})", "title")
+            plats = "; ".join(f"{k} {'/'.join(v)}" for k, v in row["platforms"].items())
+            render.message(f"  {row['variant']:<10} {plats:<36} {row['archs'].get('linux') or ''}")
+    return int(ExitCode.OK)

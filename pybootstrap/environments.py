@@ -1,0 +1,186 @@
+"""Target environments: venv / existing interpreter / conda env; discovery, creation, the state marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from pybootstrap import _subprocess
+from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
+
+STATE_FILE = "pybootstrap-state.json"
+DEFAULT_ENV = "torch"
+_INFO_CODE = ("import json, os, sys; print(json.dumps({'executable': sys.executable, 'prefix': sys.prefix, "
+              "'base_prefix': getattr(sys, 'base_prefix', sys.prefix), 'version': '.'.join(map(str, "
+              "sys.version_info[:3])), 'conda': os.path.isdir(os.path.join(sys.prefix, 'conda-meta'))}))")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where torch goes."""
+
+    kind: str  # "venv" | "python" | "conda"
+    prefix: Path
+    python: Path
+    exists: bool
+    conda_exe: Optional[str] = None
+    conda_name: Optional[str] = None
+    source: str = "default"
+
+    def describe(self) -> str:
+        """'venv /home/u/.local/share/pybootstrap/envs/torch (default)'."""
+        what = f"conda env {self.conda_name} ({self.prefix})" if self.conda_name else f"{self.kind} {self.prefix}"
+        return f"{what} (from {self.source})"
+
+    def to_dict(self) -> dict:
+        """For documents and the log."""
+        return {"kind": self.kind, "prefix": str(self.prefix), "python": str(self.python), "exists": self.exists,
+                "conda_name": self.conda_name, "source": self.source}
+
+
+def python_in(prefix: Path, *, conda: bool, windows: Optional[bool] = None) -> Path:
+    """The interpreter of an environment prefix."""
+    windows = sys.platform == "win32" if windows is None else windows
+    if windows:
+        return prefix / "python.exe" if conda else prefix / "Scripts" / "python.exe"
+    return prefix / "bin" / "python"
+
+
+def interpreter_info(python: str, timeout: float = 30.0) -> Optional[Dict[str, Any]]:
+    """Ask an interpreter about itself; None when it does not run."""
+    result = _subprocess.run([python, "-c", _INFO_CODE], timeout=timeout)
+    if not result.ok:
+        return None
+    try:
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+
+
+def find_conda(explicit: Optional[str], environ: Dict[str, str]) -> Optional[str]:
+    """--conda-exe, else $CONDA_EXE, else conda / mamba on PATH."""
+    if explicit:
+        return explicit
+    if environ.get("CONDA_EXE"):
+        return environ["CONDA_EXE"]
+    return shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
+
+
+def conda_prefix_for_name(conda_exe: str, name: str) -> Path:
+    """The prefix of a named conda environment (existing, or where conda would create it)."""
+    result = _subprocess.run([conda_exe, "info", "--json"], timeout=120)
+    if not result.ok:
+        raise InstallError(f"`{conda_exe} info --json` failed: {result.error or result.output_tail(5)}",
+                           "Check the conda installation, or give --conda-prefix DIR.")
+    try:
+        info = json.loads(result.stdout)
+    except ValueError:
+        raise InstallError(f"`{conda_exe} info --json` printed no JSON", "Check the conda installation.") from None
+    for env in info.get("envs", []) or []:
+        if Path(env).name == name:
+            return Path(env)
+    dirs = info.get("envs_dirs") or [str(Path(info.get("root_prefix", ".")) / "envs")]
+    return Path(dirs[0]) / name
+
+
+def resolve_target(args: Any, sources: Dict[str, str], home: Path, environ: Dict[str, str]) -> Target:
+    """The target from --venv / --python / --conda-env / --conda-prefix, else the default venv under home."""
+    given = [d for d in ("venv", "python", "conda_env", "conda_prefix") if getattr(args, d, None)]
+    if len(given) > 1:
+        raise UsageError("give only one target: " + " / ".join("--" + d.replace("_", "-") for d in given),
+                         "Choose one of --venv, --python, --conda-env, --conda-prefix.")
+    src = sources.get(given[0], "--" + given[0].replace("_", "-")) if given else "default"
+    if getattr(args, "python", None):
+        python = Path(args.python).expanduser()
+        info = interpreter_info(str(python))
+        if info is None:
+            raise EnvironmentProblem(f"--python {python}: not a working Python interpreter",
+                                     "Give the full path of a python executable (python.exe on Windows).")
+        return Target("python", Path(info["prefix"]), python, True, source=src)
+    if getattr(args, "conda_env", None) or getattr(args, "conda_prefix", None):
+        conda_exe = find_conda(getattr(args, "conda_exe", None), environ)
+        if conda_exe is None:
+            raise EnvironmentProblem("conda was not found", "Install Miniforge, or give --conda-exe PATH.")
+        if args.conda_prefix:
+            prefix, name = Path(args.conda_prefix).expanduser().resolve(), None
+        else:
+            prefix, name = conda_prefix_for_name(conda_exe, args.conda_env), args.conda_env
+        python = python_in(prefix, conda=True)
+        return Target("conda", prefix, python, (prefix / "conda-meta").is_dir(), conda_exe=conda_exe,
+                      conda_name=name, source=src)
+    prefix = Path(args.venv).expanduser().resolve() if getattr(args, "venv", None) else home / "envs" / DEFAULT_ENV
+    python = python_in(prefix, conda=False)
+    if prefix.exists() and not (prefix / "pyvenv.cfg").is_file():
+        if any(prefix.iterdir()):
+            raise EnvironmentProblem(f"{prefix} exists and is not a virtual environment",
+                                     "Give --venv a new or empty folder, or the folder of an existing venv.")
+    return Target("venv", prefix, python, python.exists(), source=src)
+
+
+def check_allowed(target: Target, info: Optional[Dict[str, Any]]) -> None:
+    """Refuse pybootstrap's own interpreter and system Pythons (neither a venv nor a conda env)."""
+    own = {os.path.realpath(sys.prefix), os.path.realpath(sys.executable)}
+    if os.path.realpath(str(target.prefix)) in own or os.path.realpath(str(target.python)) in own:
+        raise EnvironmentProblem(f"{target.python} is the interpreter running pybootstrap itself",
+                                 "Install torch into its own environment: --venv DIR (or the default target).")
+    if info and info.get("prefix") == info.get("base_prefix") and not info.get("conda"):
+        raise EnvironmentProblem(f"{target.python} is a system Python (not a virtual or conda environment)",
+                                 "Installing into it could break the system's tools. Use --venv DIR, or "
+                                 "create a venv with that Python and pass --python VENV_PYTHON.")
+
+
+def create_venv(target: Target, base_python: Optional[str] = None) -> _subprocess.CommandResult:
+    """python -m venv PREFIX with the interpreter that runs pybootstrap (or base_python)."""
+    python = base_python or getattr(sys, "_base_executable", None) or sys.executable
+    target.prefix.parent.mkdir(parents=True, exist_ok=True)
+    result = _subprocess.run([python, "-m", "venv", str(target.prefix)], timeout=600)
+    if not result.ok:
+        raise InstallError(f"creating the venv {target.prefix} failed: {result.error or result.output_tail(5)}",
+                           "Check that the folder is writable and the disk is not full. On Debian/Ubuntu, "
+                           "install the python3-venv package.")
+    return result
+
+
+# --- the state marker: only a verified environment is marked good ----------------------------
+
+def read_state(prefix: Path) -> Optional[Dict[str, Any]]:
+    """The marker pybootstrap left in an environment, or None."""
+    try:
+        return json.loads((prefix / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(prefix: Path, state: Dict[str, Any]) -> None:
+    """Write the marker atomically."""
+    path = prefix / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(state, updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())), indent=2),
+                   encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def mark_installing(prefix: Path, build: Dict[str, Any]) -> None:
+    """Before any change: the environment is not good until verification says so."""
+    if prefix.is_dir():
+        write_state(prefix, {"status": "installing", "build": build})
+
+
+def mark_good(prefix: Path, build: Dict[str, Any], torch_version: Optional[str]) -> None:
+    """After verification passed."""
+    write_state(prefix, {"status": "good", "build": build, "torch_version": torch_version})
+
+
+def is_marked_good(prefix: Path, build: Dict[str, Any]) -> bool:
+    """True when the marker says this exact build was installed and verified here."""
+    state = read_state(prefix)
+    if not state or state.get("status") != "good":
+        return False
+    keys = ("torch", "torchvision", "torchaudio", "variant", "installer")
+    return all((state.get("build") or {}).get(k) == build.get(k) for k in keys)

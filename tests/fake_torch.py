@@ -18,7 +18,7 @@ from typing import Dict, Iterable, List, Optional
 
 TORCH_INIT = r'''
 import json as _json, os as _os, time as _time, warnings as _warnings
-_CFG = _json.load(open(_os.path.join(_os.path.dirname(__file__), "_fake_config.json")))
+_CFG = _json.loads(__import__("pathlib").Path(_os.path.dirname(__file__), "_fake_config.json").read_text())
 if _CFG.get("hang_on_import"):
     _time.sleep(3600)
 if _CFG.get("import_error"):
@@ -86,14 +86,14 @@ def arange(n, dtype=None, device="cpu"):
 
 VERSION_PY = r'''
 import json as _json, os as _os
-_CFG = _json.load(open(_os.path.join(_os.path.dirname(__file__), "_fake_config.json")))
+_CFG = _json.loads(__import__("pathlib").Path(_os.path.dirname(__file__), "_fake_config.json").read_text())
 cuda = _CFG.get("cuda")
 __version__ = _CFG["version"]
 '''
 
 CUDA_PY = r'''
 import json as _json, os as _os, time as _time, warnings as _warnings
-_CFG = _json.load(open(_os.path.join(_os.path.dirname(__file__), "_fake_config.json")))
+_CFG = _json.loads(__import__("pathlib").Path(_os.path.dirname(__file__), "_fake_config.json").read_text())
 
 
 def is_available():
@@ -126,7 +126,7 @@ def synchronize(i=None):
 
 BACKENDS_PY = r'''
 import json as _json, os as _os
-_CFG = _json.load(open(_os.path.join(_os.path.dirname(__file__), "_fake_config.json")))
+_CFG = _json.loads(__import__("pathlib").Path(_os.path.dirname(__file__), "_fake_config.json").read_text())
 
 
 class cudnn:

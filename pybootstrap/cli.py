@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence
-
 from pybootstrap import __version__
-from pybootstrap.errors import ExitCode, PybootstrapError, UsageError
+
+TYPE_CHECKING = False  # typing is not imported at run time: --version starts as fast as Python itself
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+    from typing import Callable, Dict, List, Optional, Sequence
 
 COMMANDS = ("detect", "plan", "install", "verify", "download", "diagnose", "manifest")
 
@@ -18,14 +18,20 @@ REPEATABLE_SEPARATORS = {"gpu": ";", "compute_capability": ",", "find_links": os
 BOOLEAN_OPTIONS = ("json", "offline", "dry_run", "no_gpu")
 
 
-class _Parser(argparse.ArgumentParser):
+def _parser_class() -> type:
     """argparse that raises UsageError instead of exiting, so cli prints one clear line."""
+    import argparse
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}", f"Run `{self.prog} --help` for the flags it takes.")
+    from pybootstrap.errors import UsageError
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(f"{self.prog}: {message}", f"Run `{self.prog} --help` for the flags it takes.")
+
+    return _Parser
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: "argparse.ArgumentParser") -> None:
     g = p.add_argument_group("output")
     g.add_argument("--json", action="store_true", default=None,
                    help="print one JSON document on stdout (messages go to stderr)")
@@ -35,7 +41,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="manifest to use (default: the one shipped with pybootstrap); https:// URLs are fetched")
 
 
-def _hardware_flags(p: argparse.ArgumentParser, what_if: bool) -> None:
+def _hardware_flags(p: "argparse.ArgumentParser", what_if: bool) -> None:
     g = p.add_argument_group("hardware input")
     g.add_argument("--nvidia-smi-file", metavar="FILE",
                    help="parse saved nvidia-smi output (table, --query-gpu CSV or -L) instead of running it; - = stdin")
@@ -50,7 +56,7 @@ def _hardware_flags(p: argparse.ArgumentParser, what_if: bool) -> None:
     g.add_argument("--no-gpu", action="store_true", default=None, help="plan as if there were no GPU")
 
 
-def _selection_flags(p: argparse.ArgumentParser) -> None:
+def _selection_flags(p: "argparse.ArgumentParser") -> None:
     g = p.add_argument_group("selection (default: chosen automatically)")
     g.add_argument("--torch", metavar="VERSION", help="exact version (2.5.1) or a release (2.5 = its newest patch)")
     g.add_argument("--variant", help="cpu, cu118, cu121, cu124, cu126, cu128, cu130, ... (rocm*/xpu on request)")
@@ -60,7 +66,7 @@ def _selection_flags(p: argparse.ArgumentParser) -> None:
                    help="comma-separated subset of torch,torchvision,torchaudio (default: all that exist)")
 
 
-def _source_flags(p: argparse.ArgumentParser) -> None:
+def _source_flags(p: "argparse.ArgumentParser") -> None:
     g = p.add_argument_group("sources")
     g.add_argument("--index-url", metavar="URL", help="use this index for the PyTorch packages")
     g.add_argument("--mirror", metavar="BASE_URL", help="a mirror of the PyTorch index: BASE_URL/<variant>")
@@ -69,7 +75,7 @@ def _source_flags(p: argparse.ArgumentParser) -> None:
                    help="no network at all: install only from the --find-links folders")
 
 
-def _target_flags(p: argparse.ArgumentParser) -> None:
+def _target_flags(p: "argparse.ArgumentParser") -> None:
     g = p.add_argument_group("target environment (default: a dedicated venv under the pybootstrap home)")
     g.add_argument("--venv", metavar="DIR", help="a virtual environment (created if missing)")
     g.add_argument("--python", metavar="PATH", help="an existing interpreter")
@@ -79,8 +85,9 @@ def _target_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--log", metavar="FILE", help="where the verification log goes (default: <home>/logs/)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> "argparse.ArgumentParser":
     """The full parser: every command and flag of CONTRACT.md."""
+    _Parser = _parser_class()
     parser = _Parser(prog="pybootstrap",
                      description="Detect the NVIDIA driver and GPUs, choose the PyTorch build that will really "
                                  "run here, install it and verify it.")
@@ -135,8 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def apply_environment(args: argparse.Namespace, environ: Dict[str, str]) -> Dict[str, str]:
+def apply_environment(args: "argparse.Namespace", environ: Dict[str, str]) -> Dict[str, str]:
     """Fill options not given on the command line from PYBOOTSTRAP_<FLAG>; return {option: source}."""
+    from pybootstrap.errors import UsageError
+
     sources: Dict[str, str] = {}
     for dest, value in vars(args).items():
         if dest in ("command", "manifest_command", "verbose", "quiet", "file", "source"):
@@ -169,9 +178,13 @@ def apply_environment(args: argparse.Namespace, environ: Dict[str, str]) -> Dict
 
 def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]] = None) -> int:
     """Run pybootstrap; return the exit code (never raises, never prints a traceback to the user)."""
-    environ = dict(os.environ) if environ is None else environ
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):  # the fast path fleets call at every login
+        sys.stdout.write(f"pybootstrap {__version__}\n")
+        return 0
+    environ = dict(os.environ) if environ is None else environ
     from pybootstrap import render
+    from pybootstrap.errors import ExitCode, PybootstrapError
 
     json_requested = "--json" in argv
     try:
@@ -195,6 +208,8 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
     except SystemExit as exc:  # argparse --help / --version
         return int(exc.code or 0) if isinstance(exc.code, int) else 0
     except Exception as exc:  # a bug: say so plainly, keep the traceback for the log
+        import traceback
+
         detail = traceback.format_exc()
         render.bug(exc, detail, as_json=json_requested, verbose="-v" in argv or "--verbose" in argv)
         return int(ExitCode.INTERNAL)

@@ -245,8 +245,9 @@ CUDA_FAMILIES = [
 ]
 
 # NV-RN Table 3: the driver that shipped with each toolkit (first update of each minor version).
-# Windows rows for 13.x are N/A in NVIDIA's table (the display driver is no longer bundled);
-# pybootstrap then uses the Linux branch number.
+# Windows rows for 13.x are N/A in NVIDIA's table (the display driver is no longer bundled):
+# 13.0's 580.88 is the PyTorch 2.12 blog's Windows minimum (BLOG212); for 13.1+ (null)
+# pybootstrap uses the Linux branch number.
 TOOLKITS = [
     ("13.2", "595.45.04", None), ("13.1", "590.44.01", None),
     ("13.0", "580.65.06", "580.88"),
@@ -308,12 +309,14 @@ GPUS = {
 }
 
 
-def main() -> None:
+def build_document() -> dict:
+    """The whole manifest document, exactly as written to manifests/pytorch.json."""
     gpus = []
     for cc, names in GPUS.items():
         for name in names:
             gpus.append({"match": name, "compute_capability": cc})
-    doc = {
+    return {
+        "$schema": "schema.json",  # editors (VS Code, JetBrains) validate against manifests/schema.json
         "schema_version": 1,
         "updated": "2026-11-29",
         "index_base": BASE,
@@ -324,7 +327,16 @@ def main() -> None:
         "gpus_source": "NV-GPU; GeForce 900 to 50 series, workstation, data-centre and Jetson parts",
         "releases": list(reversed(build_releases())),
     }
-    OUT.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+
+
+def render(doc: dict) -> str:
+    """The file's text (tests compare it with the shipped file, so the JSON is never hand-edited)."""
+    return json.dumps(doc, indent=1) + "\n"
+
+
+def main() -> None:
+    doc = build_document()
+    OUT.write_text(render(doc), encoding="utf-8")
     print(f"wrote {OUT} ({len(doc['releases'])} releases)")
 
 

@@ -7,7 +7,7 @@ import platform
 import re
 import shutil
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -17,6 +17,8 @@ from pybootstrap import _subprocess, nvidia_smi
 from pybootstrap.manifest import Capability, DriverVersion, Manifest
 
 SMI_TIMEOUT_S = 15.0
+#: Where nvidia-smi lives off PATH on Linux (WSL keeps it in its lib folder, outside PATH in a login shell).
+LINUX_SMI_PATHS = ("/usr/lib/wsl/lib/nvidia-smi", "/usr/bin/nvidia-smi")
 
 ADVICE = {
     "nvidia-smi-not-found": "No NVIDIA driver was found (nvidia-smi is missing), so the CPU build will be "
@@ -41,7 +43,7 @@ class Gpu:
     """One physical GPU."""
 
     index: int
-    name: str
+    name: Optional[str]  # None when the output gives no name (a compute_cap-only query)
     vendor: str = "nvidia"
     compute_capability: Optional[Capability] = None
     cc_source: Optional[str] = None  # "nvidia-smi", "name table", "--compute-capability"
@@ -108,7 +110,7 @@ class Hardware:
 def normalize_os(name: str) -> str:
     """'Windows', 'win32' -> 'windows'; 'Linux' -> 'linux'; else lower case."""
     name = name.lower()
-    if name.startswith("win") or name.startswith("cygwin") or name.startswith("msys"):
+    if name.startswith(("win", "cygwin", "msys")):
         return "windows"
     if name.startswith("linux"):
         return "linux"
@@ -135,41 +137,36 @@ def parse_driver_version(text: Optional[str]) -> Optional[DriverVersion]:
         return None
 
 
-def capability_from_name(name: str, manifest: Manifest) -> Optional[Capability]:
+def capability_from_name(name: Optional[str], manifest: Manifest) -> Optional[Capability]:
     """Compute capability from a GPU name via the manifest's table; None if unknown or ambiguous.
 
     A name cut off by nvidia-smi ("NVIDIA GeForce RTX 3...") only counts when every table entry it
     could be has the same capability.
     """
-    text = re.sub(r"\s+", " ", name).strip().lower()
+    text = re.sub(r"\s+", " ", name or "").strip().lower()
+    text = re.sub(r"\brtx(?=a?[0-9])", "rtx ", text)  # vGPU profiles: "NVIDIA RTXA6000-48A"
     truncated = text.endswith("...")
-    text = text.rstrip(".").strip()
+    word_cut = truncated and not text.endswith(" ...")  # "RTX 207..." vs the 610 style "RTX 2080 ..."
+    text = text.rstrip(". ")
     if not text:
         return None
-    for entry in manifest.gpus:
-        if re.search(r"(?<![a-z0-9])" + re.escape(entry.match) + r"(?![a-z0-9])", text):
-            return entry.compute_capability
-    if truncated:
-        # the cut-off name ends with the start of a table entry: "rtx 3" could be "rtx 3090".
-        head, _, tail = text.rpartition(" ")
-        found = {e.compute_capability for e in manifest.gpus
-                 if _could_be(e.match, head, tail, text)}
-        if len(found) == 1:
-            return found.pop()
-    return None
-
-
-def _could_be(match: str, head: str, tail: str, text: str) -> bool:
-    words = match.split(" ")
-    for i in range(len(words)):
-        prefix = " ".join(words[:i])
-        candidate = (prefix + " " if prefix else "") + words[i]
-        if candidate.startswith(" ".join(filter(None, [prefix, tail]))) and text.endswith(
-                (" ".join(filter(None, [prefix, tail])))):
-            rest_ok = not prefix or text.endswith(prefix + " " + tail)
-            if rest_ok and (words[i].startswith(tail)):
-                return True
-    return False
+    # The table is longest match first, so the first entry found in the full name is the answer.
+    end = "" if word_cut else "|$"
+    first = next((i for i, e in enumerate(manifest.gpus)
+                  if re.search(r"(?<![a-z0-9])" + re.escape(e.match) + r"(?=[^a-z0-9]" + end + ")", text)),
+                 None)
+    if not truncated:
+        return manifest.gpus[first].compute_capability if first is not None else None
+    # Cut off: a longer entry may begin in the lost part and win over the one found in what is left.
+    found = {manifest.gpus[first].compute_capability} if first is not None else set()
+    starts = [i for i in range(len(text)) if text[i].isalnum() and (i == 0 or not text[i - 1].isalnum())]
+    for entry in manifest.gpus[:first]:
+        for i in starts:
+            tail = text[i:]
+            if entry.match.startswith(tail) and (word_cut or (len(entry.match) > len(tail)
+                                                              and not entry.match[len(tail)].isalnum())):
+                found.add(entry.compute_capability)
+    return found.pop() if len(found) == 1 else None
 
 
 def derive_cuda_version(driver: DriverVersion, os_name: str, manifest: Manifest) -> Optional[str]:
@@ -190,20 +187,19 @@ def hardware_from_report(report: nvidia_smi.SmiReport, manifest: Manifest, *, os
     gpus: List[Gpu] = []
     notes: List[str] = []
     for g in report.gpus:
-        cc, cc_source = None, None
+        gpu = _gpu_named(g.index, g.name, manifest, g.memory_mib)
         if g.compute_capability:
             major, minor = g.compute_capability.split(".")
-            cc, cc_source = (int(major), int(minor)), "nvidia-smi"
-        else:
-            cc = capability_from_name(g.name, manifest)
-            cc_source = "name table" if cc else None
-            if cc is None:
-                notes.append(f"compute capability of GPU {g.index} ({g.name}) is unknown; "
-                             "pass --compute-capability to plan for it")
-        gpus.append(Gpu(index=g.index, name=g.name, compute_capability=cc, cc_source=cc_source,
-                        memory_mib=g.memory_mib))
-    if report.mig_devices:
+            gpu = replace(gpu, compute_capability=(int(major), int(minor)), cc_source="nvidia-smi")
+        elif gpu.compute_capability is None:
+            notes.append(f"compute capability of GPU {g.index} ({g.name or 'name not shown'}) is unknown; "
+                         "pass --compute-capability to plan for it")
+        gpus.append(gpu)
+    if report.mig_devices and gpus:
         notes.append(f"{report.mig_devices} MIG device(s) found; they are slices of the GPUs listed, not GPUs")
+    elif report.mig_devices:
+        notes.append(f"{report.mig_devices} MIG device(s) found but no GPU row: they are slices of a GPU, not "
+                     "GPUs; save the whole nvidia-smi output to report the GPU itself")
     driver = parse_driver_version(report.driver_version)
     cuda, cuda_source = report.cuda_version, "nvidia-smi" if report.cuda_version else None
     if cuda is None and driver is not None:
@@ -213,19 +209,17 @@ def hardware_from_report(report: nvidia_smi.SmiReport, manifest: Manifest, *, os
         notes.append(f"nvidia-smi {report.smi_version} differs from driver {report.driver_version}; "
                      "the driver version is what counts")
     notes.extend(f"nvidia-smi warned: {w}" for w in report.warnings)
-    error = None
     kind = report.error_kind
-    if kind is None and not gpus:
+    if kind is None and not gpus and not report.mig_devices:
         kind = "no-devices" if report.form == "table" else ("unparseable" if report.form == "unknown" else None)
-    if kind:
-        error = DetectIssue(kind, _message_for(kind), ADVICE[kind])
     return Hardware(os=os_name, arch=arch, python_version=python_version, driver_version=driver,
                     cuda_version=cuda, cuda_version_source=cuda_source, gpus=tuple(gpus), source=source,
-                    error=error, notes=tuple(notes))
+                    error=issue(kind) if kind else None, notes=tuple(notes))
 
 
-def _message_for(kind: str) -> str:
-    return {
+def issue(kind: str, detail: str = "") -> DetectIssue:
+    """The error object for a detection error kind, with a detail (what nvidia-smi said) in parentheses."""
+    message = {
         "nvidia-smi-not-found": "nvidia-smi was not found",
         "driver-not-loaded": "nvidia-smi could not communicate with the NVIDIA driver",
         "driver-library-mismatch": "NVML driver/library version mismatch",
@@ -234,6 +228,10 @@ def _message_for(kind: str) -> str:
         "timeout": f"nvidia-smi did not answer within {SMI_TIMEOUT_S:g} s",
         "unparseable": "the nvidia-smi output could not be parsed",
     }[kind]
+    detail = " / ".join(ln.strip() for ln in detail.splitlines() if ln.strip())
+    if detail:
+        message += f" ({detail[:300]}{'...' if len(detail) > 300 else ''})"
+    return DetectIssue(kind, message, ADVICE[kind])
 
 
 # --- probes -----------------------------------------------------------------------------------
@@ -242,45 +240,60 @@ Runner = Callable[..., _subprocess.CommandResult]
 
 
 def find_nvidia_smi(os_name: str) -> Optional[str]:
-    """nvidia-smi on PATH, else where drivers put it (System32, NVSMI, WSL's lib folder)."""
+    """nvidia-smi on PATH, else where drivers put it (System32, its DriverStore, NVSMI, WSL's lib folder)."""
     found = shutil.which("nvidia-smi")
     if found:
         return found
     candidates: List[Path] = []
     if os_name == "windows":
-        root = os.environ.get("SystemRoot", r"C:\Windows")
+        root = Path(os.environ.get("SystemRoot", r"C:\Windows"))
         program_files = os.environ.get("ProgramW6432") or os.environ.get("ProgramFiles", r"C:\Program Files")
-        candidates += [Path(root) / "System32" / "nvidia-smi.exe",
+        # DCH drivers keep it only in the DriverStore (nv*.inf_amd64_<hash> folders).
+        store = sorted((root / "System32" / "DriverStore" / "FileRepository").glob("nv*/nvidia-smi.exe"))
+        candidates += [root / "System32" / "nvidia-smi.exe", *store,
                        Path(program_files) / "NVIDIA Corporation" / "NVSMI" / "nvidia-smi.exe"]
     else:
-        candidates += [Path("/usr/lib/wsl/lib/nvidia-smi"), Path("/usr/bin/nvidia-smi")]
+        candidates += [Path(p) for p in LINUX_SMI_PATHS]
     return next((str(p) for p in candidates if p.is_file()), None)
 
 
-def probe_nvidia_smi(exe: str, run: Runner = _subprocess.run) -> Tuple[Optional[str], Optional[str], str]:
-    """Run the query (with, then without compute_cap), then the table; return (csv, table, error).
+@dataclass
+class SmiProbe:
+    """Raw text from running nvidia-smi; failure is None when the query or the table answered."""
 
-    error is "" on success, "timeout", or the text of the failure.
-    """
-    csv_text = None
+    csv: Optional[str] = None
+    table: Optional[str] = None
+    failure: Optional[str] = None  # "timeout", "not-started", or nvidia-smi's own output
+    detail: str = ""
+
+
+def probe_nvidia_smi(exe: str, run: Runner = _subprocess.run) -> SmiProbe:
+    """Run the query (with, then without compute_cap), then the table; each bounded by SMI_TIMEOUT_S."""
+    probe = SmiProbe()
     for fields in (nvidia_smi.QUERY_FIELDS, nvidia_smi.QUERY_FIELDS_NO_CC):
         result = run([exe, "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"],
                      timeout=SMI_TIMEOUT_S)
+        text = (result.stdout + "\n" + result.stderr).strip()
         if result.timed_out:
-            return None, None, "timeout"
+            return SmiProbe(failure="timeout")
+        if result.error:
+            return SmiProbe(failure="not-started", detail=f"it could not be run: {result.error}")
         if result.ok:
-            csv_text = "index, name, driver_version, memory.total [MiB]" + (
-                ", compute_cap" if "compute_cap" in fields else "") + "\n" + result.stdout
+            probe.csv = ", ".join(fields).replace("memory.total", "memory.total [MiB]") + "\n" + result.stdout
             break
-        text = result.stdout + "\n" + result.stderr
         if not nvidia_smi.is_invalid_field_error(text):
-            if result.error:
-                return None, None, result.error
-            return None, None, text
+            text = text or f"nvidia-smi exited with code {result.returncode} and printed nothing"
+            return SmiProbe(failure=text, detail="nvidia-smi said: " + text)
     table = run([exe], timeout=SMI_TIMEOUT_S)
-    if table.timed_out:
-        return csv_text, None, "" if csv_text else "timeout"
-    return csv_text, (table.stdout + "\n" + table.stderr) if table.returncode is not None else None, ""
+    if table.returncode is not None:
+        probe.table = table.stdout + "\n" + table.stderr
+    elif probe.csv is None:
+        return SmiProbe(failure="timeout" if table.timed_out else "not-started",
+                        detail="" if table.timed_out else f"it could not be run: {table.error}")
+    return probe
+
+
+PROC_NVIDIA = "/proc/driver/nvidia"
 
 
 def read_text(path: str) -> Optional[str]:
@@ -293,18 +306,12 @@ def read_text(path: str) -> Optional[str]:
 
 def linux_proc_gpus() -> List[str]:
     """GPU model names from /proc/driver/nvidia/gpus/*/information."""
-    names = []
-    base = Path("/proc/driver/nvidia/gpus")
     try:
-        entries = sorted(base.iterdir())
+        entries = sorted(Path(PROC_NVIDIA, "gpus").iterdir())
     except OSError:
-        return names
-    for entry in entries:
-        info = read_text(str(entry / "information")) or ""
-        match = re.search(r"^Model:\s*(.+)$", info, re.M)
-        if match:
-            names.append(match.group(1).strip())
-    return names
+        return []
+    found = (re.search(r"^Model:\s*(.+)$", read_text(str(e / "information")) or "", re.M) for e in entries)
+    return [m.group(1).strip() for m in found if m]
 
 
 def other_adapters(os_name: str, run: Runner = _subprocess.run) -> Tuple[Gpu, ...]:
@@ -367,59 +374,57 @@ def detect(manifest: Manifest, *, smi_file: Optional[str] = None, run: Runner = 
         except OSError as exc:
             raise UsageError(f"--nvidia-smi-file: cannot read {smi_file}: {exc.strerror or exc}",
                              "Give the path of a file holding saved nvidia-smi output.") from None
-        report = nvidia_smi.parse_any(_subprocess.decode_output(raw))
+        # PowerShell 5.1's `nvidia-smi > file` writes UTF-16 with a byte order mark.
+        text = raw.decode("utf-16", "replace") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else None
+        report = nvidia_smi.parse_any(text if text is not None else _subprocess.decode_output(raw))
         return hardware_from_report(report, manifest, os_name=os_name, arch=arch,
                                     python_version=python_version, source="file")
     exe = find_nvidia_smi(os_name)
-    if exe is None:
-        return _without_smi(manifest, os_name, arch, python_version, run, list_other)
-    csv_text, table_text, failure = probe_nvidia_smi(exe, run)
-    if failure:
-        kind = "timeout" if failure == "timeout" else (nvidia_smi.classify_error(failure) or "unparseable")
-        if kind == "nvidia-smi-not-found":
-            return _without_smi(manifest, os_name, arch, python_version, run, list_other)
-        hw = Hardware(os=os_name, arch=arch, python_version=python_version, source="nvidia-smi",
-                      error=DetectIssue(kind, _message_for(kind), ADVICE[kind]))
-        return _with_fallbacks(hw, manifest, os_name, run, list_other)
-    report = nvidia_smi.parse_csv(csv_text) if csv_text else None
-    table = nvidia_smi.parse_any(table_text) if table_text else None
+    probe = probe_nvidia_smi(exe, run) if exe else SmiProbe(failure="not-started")
+    if probe.failure:
+        kind = ({"timeout": "timeout", "not-started": "nvidia-smi-not-found"}.get(probe.failure)
+                or nvidia_smi.classify_error(probe.failure) or "unparseable")
+        hw = Hardware(os=os_name, arch=arch, python_version=python_version, error=issue(kind, probe.detail),
+                      source="none" if kind == "nvidia-smi-not-found" else "nvidia-smi")
+        return _with_fallbacks(hw, manifest, run, list_other)
+    report = nvidia_smi.parse_csv(probe.csv) if probe.csv else None
+    table = nvidia_smi.parse_any(probe.table) if probe.table else None
     if report is None or not report.gpus:
         report = table or nvidia_smi.SmiReport(form="unknown", error_kind="unparseable")
     elif table is not None:
+        report.driver_version = report.driver_version or table.driver_version
         report.cuda_version = table.cuda_version
         report.smi_version = table.smi_version
         report.mig_devices = table.mig_devices
         report.warnings = table.warnings
     hw = hardware_from_report(report, manifest, os_name=os_name, arch=arch, python_version=python_version,
                               source="nvidia-smi")
-    return _with_fallbacks(hw, manifest, os_name, run, list_other)
+    return _with_fallbacks(hw, manifest, run, list_other)
 
 
-def _without_smi(manifest: Manifest, os_name: str, arch: str, python_version: str, run: Runner,
-                 list_other: bool) -> Hardware:
-    kind = "nvidia-smi-not-found"
-    hw = Hardware(os=os_name, arch=arch, python_version=python_version, source="none",
-                  error=DetectIssue(kind, _message_for(kind), ADVICE[kind]))
-    return _with_fallbacks(hw, manifest, os_name, run, list_other)
-
-
-def _with_fallbacks(hw: Hardware, manifest: Manifest, os_name: str, run: Runner, list_other: bool) -> Hardware:
+def _with_fallbacks(hw: Hardware, manifest: Manifest, run: Runner, list_other: bool) -> Hardware:
     """Linux: the driver version from /proc; any OS: the other display adapters, for the report."""
-    if os_name == "linux" and hw.driver_version is None:
-        proc = parse_driver_version(nvidia_smi.parse_proc_version(read_text("/proc/driver/nvidia/version") or ""))
+    if hw.os == "linux" and hw.driver_version is None:
+        proc = parse_driver_version(nvidia_smi.parse_proc_version(read_text(PROC_NVIDIA + "/version") or ""))
         if proc is not None:
-            notes = hw.notes + (f"driver {proc} read from /proc/driver/nvidia/version",)
-            gpus = hw.gpus
-            if not gpus and hw.error and hw.error.kind == "nvidia-smi-not-found":
-                gpus = tuple(Gpu(index=i, name=n, compute_capability=capability_from_name(n, manifest),
-                                 cc_source="name table") for i, n in enumerate(linux_proc_gpus()))
-            hw = replace(hw, driver_version=proc, gpus=gpus, notes=notes,
-                         cuda_version=hw.cuda_version or derive_cuda_version(proc, os_name, manifest),
-                         cuda_version_source=hw.cuda_version_source or "derived from the driver version",
-                         source=hw.source if hw.source != "none" else "proc")
+            cuda = hw.cuda_version or derive_cuda_version(proc, hw.os, manifest)
+            hw = replace(hw, driver_version=proc, notes=hw.notes + (f"driver {proc} read from {PROC_NVIDIA}/version",),
+                         cuda_version=cuda, cuda_version_source=hw.cuda_version_source or (
+                             "derived from the driver version" if cuda else None))
+            if not hw.gpus and hw.error and hw.error.kind == "nvidia-smi-not-found":
+                gpus = tuple(_gpu_named(i, n, manifest) for i, n in enumerate(linux_proc_gpus()))
+                advice = (f"nvidia-smi is missing, but driver {proc} is loaded (read from {PROC_NVIDIA}); "
+                          "the GPUs were read from there. Install the NVIDIA utilities (nvidia-smi) for full "
+                          "detection, or pass --driver and --gpu to plan explicitly.")
+                hw = replace(hw, gpus=gpus, source="proc", error=replace(hw.error, advice=advice))
     if list_other and not hw.nvidia_gpus:
-        hw = replace(hw, other_adapters=other_adapters(os_name, run))
+        hw = replace(hw, other_adapters=other_adapters(hw.os, run))
     return hw
+
+
+def _gpu_named(index: int, name: Optional[str], manifest: Manifest, memory_mib: Optional[int] = None) -> Gpu:
+    cc = capability_from_name(name, manifest)
+    return Gpu(index, name, compute_capability=cc, cc_source="name table" if cc else None, memory_mib=memory_mib)
 
 
 def apply_overrides(hw: Hardware, manifest: Manifest, *, os_name: Optional[str] = None,
@@ -429,15 +434,11 @@ def apply_overrides(hw: Hardware, manifest: Manifest, *, os_name: Optional[str] 
     """The what-if flags of plan: each replaces what was detected."""
     changes: dict = {}
     said: List[str] = []
-    if os_name:
-        changes["os"] = os_name
-        said.append(f"os {os_name} (from --os)")
-    if arch:
-        changes["arch"] = arch
-        said.append(f"arch {arch} (from --arch)")
-    if python_version:
-        changes["python_version"] = python_version
-        said.append(f"Python {python_version} (from --python-version)")
+    for key, value, label, flag in (("os", os_name, "os", "--os"), ("arch", arch, "arch", "--arch"),
+                                    ("python_version", python_version, "Python", "--python-version")):
+        if value:
+            changes[key] = value
+            said.append(f"{label} {value} (from {flag})")
     if driver is not None:
         changes.update(driver_version=driver, cuda_version=derive_cuda_version(driver, os_name or hw.os, manifest),
                        cuda_version_source="derived from --driver", error=None)
@@ -449,13 +450,12 @@ def apply_overrides(hw: Hardware, manifest: Manifest, *, os_name: Optional[str] 
         gpus = []
         count = max(len(gpu_names), len(capabilities))
         for i in range(count):
-            name = gpu_names[i] if i < len(gpu_names) else f"GPU with compute capability {capabilities[i][0]}.{capabilities[i][1]}"
             if i < len(capabilities):
-                cc, src = capabilities[i], "--compute-capability"
+                cc = capabilities[i]
+                name = gpu_names[i] if i < len(gpu_names) else f"GPU with compute capability {cc[0]}.{cc[1]}"
+                gpus.append(Gpu(index=i, name=name, compute_capability=cc, cc_source="--compute-capability"))
             else:
-                cc = capability_from_name(name, manifest)
-                src = "name table" if cc else None
-            gpus.append(Gpu(index=i, name=name, compute_capability=cc, cc_source=src))
+                gpus.append(_gpu_named(i, gpu_names[i], manifest))
         changes.update(gpus=tuple(gpus), error=None)
         said.append("GPUs " + ", ".join(g.name for g in gpus) + " (from --gpu/--compute-capability)")
     if not changes:

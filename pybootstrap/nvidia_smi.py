@@ -13,16 +13,18 @@ from typing import Dict, List, Optional, Tuple
 QUERY_FIELDS = ("index", "name", "driver_version", "memory.total", "compute_cap")
 QUERY_FIELDS_NO_CC = QUERY_FIELDS[:-1]
 
+#: Values nvidia-smi prints where it has none (CSV cells and table cells alike).
 _NULLISH = {"", "n/a", "[n/a]", "err!", "[unknown error]", "[not supported]", "not supported",
-            "unknown error", "[gpu is lost]", "[insufficient permissions]"}
+            "unknown error", "[gpu is lost]", "[insufficient permissions]",
+            "[requested functionality has been deprecated]"}
 
 
 @dataclass
 class SmiGpu:
-    """One physical GPU as nvidia-smi printed it."""
+    """One physical GPU as nvidia-smi printed it (name None when the output does not say)."""
 
     index: int
-    name: str
+    name: Optional[str]
     memory_mib: Optional[int] = None
     compute_capability: Optional[str] = None
     name_truncated: bool = False
@@ -44,22 +46,25 @@ class SmiReport:
 
 # --- errors ---------------------------------------------------------------------------------
 
+# Order matters: the most specific failure wins when one output holds several messages.
 _ERROR_PATTERNS: Tuple[Tuple[str, "re.Pattern[str]"], ...] = (
     ("driver-library-mismatch", re.compile(r"Driver/library version mismatch", re.I)),
+    ("gpu-unavailable", re.compile(
+        r"Unable to determine the device handle|GPU is lost|GPU access blocked by the operating system|"
+        r"Insufficient Permissions|Unable to query", re.I)),
     ("driver-not-loaded", re.compile(
         r"couldn'?t communicate with the NVIDIA driver|NVIDIA kernel module.*not loaded|"
-        r"Failed to initialize NVML(?!: Driver/library)|NVML library not found|"
+        r"Failed to initialize NVML|NVML library not found|couldn'?t find libnvidia-ml|"
         r"Unable to load the NVIDIA driver|nvidia-smi has failed", re.I)),
-    ("no-devices", re.compile(r"No devices were found|No NVIDIA GPU(?:s)? (?:found|detected)", re.I)),
-    ("gpu-unavailable", re.compile(
-        r"Unable to determine the device handle|GPU is lost|Insufficient Permissions|"
-        r"GPU access blocked by the operating system|Unable to query", re.I)),
+    ("no-devices", re.compile(r"No devices were found|No NVIDIA GPUs? (?:found|detected)", re.I)),
+    # cmd.exe and PowerShell in several languages; mojibake (a wrongly decoded code page) turns each
+    # accented letter into one or two other characters, hence the ".{1,2}".
     ("nvidia-smi-not-found", re.compile(
-        r"is not recognized as an internal or external command|command not found|"
-        r"No such file or directory|not found in PATH|The term 'nvidia-smi' is not recognized|"
-        r"n'est pas reconnu en tant que commande|wird nicht als interner oder externer Befehl|"
-        r"no se reconoce como un comando interno|non . riconosciuto come comando interno|"
-        r"n.o . reconhecido como um comando interno|nie jest rozpoznawane jako polecenie|"
+        r"is not recognized as (?:an internal or external command|the name of a cmdlet)|"
+        r"command not found|nvidia-smi: not found|No such file or directory|not found in PATH|"
+        r"n.{1,3}est pas reconnu|wird nicht als interner oder externer Befehl|wurde nicht als Name|"
+        r"ist entweder falsch geschrieben|no se reconoce como|non .{1,2} riconosciuto come|"
+        r"n.{1,2}o .{1,2} reconhecido como|nie jest rozpoznawan|"
         r"\u043d\u0435 \u044f\u0432\u043b\u044f\u0435\u0442\u0441\u044f \u0432\u043d\u0443\u0442\u0440\u0435\u043d\u043d\u0435\u0439|"
         r"\u4e0d\u662f\u5185\u90e8\u6216\u5916\u90e8\u547d\u4ee4|\u5185\u90e8\u30b3\u30de\u30f3\u30c9\u307e\u305f\u306f\u5916\u90e8\u30b3\u30de\u30f3\u30c9",
         re.I)),
@@ -88,26 +93,25 @@ def _clean(value: str) -> Optional[str]:
 
 
 def parse_memory_mib(value: str) -> Optional[int]:
-    """'24576 MiB', '24576MiB' or '24576' -> 24576; anything else -> None."""
-    match = re.fullmatch(r"\s*(\d+)\s*(MiB)?\s*", value or "", re.I)
+    """'24576 MiB', '24576MiB', '6143MB' (drivers before ~340 said MB and meant MiB) or '24576' -> int."""
+    match = re.fullmatch(r"\s*([0-9]{1,9})\s*(?:MiB|MB)?\s*", value or "", re.I)
     return int(match.group(1)) if match else None
 
 
 def parse_capability(value: str) -> Optional[str]:
     """'8.6' -> '8.6'; 'N/A' or junk -> None."""
-    match = re.fullmatch(r"\s*(\d{1,2})\.(\d{1,2})\s*", value or "")
+    match = re.fullmatch(r"\s*([0-9]{1,2})\.([0-9]{1,2})\s*", value or "")
     return f"{int(match.group(1))}.{int(match.group(2))}" if match else None
 
 
 def _is_driver_version(value: str) -> bool:
-    match = re.fullmatch(r"(\d{3,4})\.\d{1,3}(\.\d{1,3})?", value.strip())
-    return bool(match)
+    return bool(re.fullmatch(r"[0-9]{3,4}\.[0-9]{1,3}(?:\.[0-9]{1,3})?", value.strip()))
 
 
 # --- CSV (--query-gpu) ------------------------------------------------------------------------
 
 _HEADER_KEYS = {"index": "index", "name": "name", "driver_version": "driver_version",
-                "memory.total": "memory", "compute_cap": "compute_cap",
+                "kmd_version": "kmd_version", "memory.total": "memory", "compute_cap": "compute_cap",
                 "uuid": "uuid", "pci.bus_id": "pci"}
 
 
@@ -115,20 +119,21 @@ def _csv_header_map(cells: List[str]) -> Optional[Dict[int, str]]:
     mapping: Dict[int, str] = {}
     for pos, cell in enumerate(cells):
         key = re.sub(r"\s*\[.*\]$", "", cell.strip().lower())
-        if key in _HEADER_KEYS:
+        if key in _HEADER_KEYS and _HEADER_KEYS[key] not in mapping.values():
             mapping[pos] = _HEADER_KEYS[key]
-    return mapping if "name" in mapping.values() or "driver_version" in mapping.values() else None
+    wanted = {"name", "driver_version", "kmd_version", "compute_cap", "memory"}
+    return mapping if wanted & set(mapping.values()) else None
 
 
 def _guess_csv_columns(cells: List[str]) -> Dict[int, str]:
-    """Assign columns of a header-less row by the shape of each value."""
+    """Assign columns of a header-less row by the shape of each value (the last memory-like one wins)."""
     mapping: Dict[int, str] = {}
     for pos, cell in enumerate(c.strip() for c in cells):
-        if pos == 0 and re.fullmatch(r"\d+", cell) and len(cells) > 1:
+        if pos == 0 and re.fullmatch(r"[0-9]{1,3}", cell) and len(cells) > 1:
             mapping[pos] = "index"
         elif _is_driver_version(cell):
             mapping[pos] = "driver_version"
-        elif re.fullmatch(r"\d+\s*MiB", cell, re.I) or (re.fullmatch(r"\d{3,7}", cell) and pos > 0):
+        elif re.fullmatch(r"[0-9]{1,9}\s*MiB", cell, re.I) or (re.fullmatch(r"[0-9]{3,7}", cell) and pos > 0):
             mapping[pos] = "memory"
         elif parse_capability(cell) is not None:
             mapping[pos] = "compute_cap"
@@ -141,29 +146,37 @@ def _guess_csv_columns(cells: List[str]) -> Dict[int, str]:
 
 def parse_csv(text: str) -> Optional[SmiReport]:
     """Parse ``--query-gpu=... --format=csv[,noheader][,nounits]`` output; None if it is not CSV."""
-    lines = [ln for ln in (text or "").splitlines() if ln.strip()]
-    rows = [[c.strip() for c in ln.split(",")] for ln in lines if "," in ln]
-    if not rows or "|" in text:
+    text = text or ""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines or "|" in text:
         return None
+    # A one-field query (e.g. --query-gpu=compute_cap) prints no comma at all.
+    single_column = not any("," in ln for ln in lines)
+    rows = [[c.strip() for c in ln.split(",")] for ln in lines if single_column or "," in ln]
     header = _csv_header_map(rows[0])
     if header is not None:
         rows = rows[1:]
     report = SmiReport(form="csv")
-    for row_no, cells in enumerate(rows):
+    for cells in rows:
+        if header is not None and _csv_header_map(cells) is not None:
+            continue  # the header again (outputs pasted one after another)
         mapping = header if header is not None else _guess_csv_columns(cells)
+        if header is None and set(mapping.values()) <= {"name"}:
+            continue  # a line of prose (an error message with a comma), not a row of values
         values = {key: cells[pos] for pos, key in mapping.items() if pos < len(cells)}
-        name = _clean(values.get("name", "")) or ""
-        if not name and "driver_version" not in values:
+        index_text = values.get("index", "").strip()
+        if "index" in values and not index_text.isdigit():
             continue
-        index_text = values.get("index", "")
-        index = int(index_text) if index_text.isdigit() else row_no
-        driver = _clean(values.get("driver_version", ""))
+        driver = _clean(values.get("driver_version", "")) or _clean(values.get("kmd_version", ""))
         if driver and _is_driver_version(driver) and report.driver_version is None:
             report.driver_version = driver
-        if name:
-            report.gpus.append(SmiGpu(index=index, name=name,
-                                      memory_mib=parse_memory_mib(values.get("memory", "")),
-                                      compute_capability=parse_capability(values.get("compute_cap", ""))))
+        name = _clean(values.get("name", ""))
+        memory = parse_memory_mib(values.get("memory", ""))
+        capability = parse_capability(values.get("compute_cap", ""))
+        if name or capability or memory is not None:
+            index = int(index_text) if index_text.isdigit() and len(index_text) < 6 else len(report.gpus)
+            report.gpus.append(SmiGpu(index=index, name=name, memory_mib=memory,
+                                      compute_capability=capability))
     if not report.gpus and report.driver_version is None:
         return None
     return report
@@ -172,92 +185,78 @@ def parse_csv(text: str) -> Optional[SmiReport]:
 # --- default table ----------------------------------------------------------------------------
 
 _HEADER_RE = re.compile(r"NVIDIA-SMI\s+(?P<smi>[\w.]+)")
-_DRIVER_RE = re.compile(r"(?:Driver|KMD)\s+Version:\s*(?P<v>[\w.]+)", re.I)
-_CUDA_RE = re.compile(r"CUDA(?:\s+UMD)?\s+Version:\s*(?P<v>[\w./]+)", re.I)
-_GPU_ROW_RE = re.compile(r"^\|\s*(?P<index>\d+)\s+(?P<rest>.*?)\s*$")
-_MEMORY_RE = re.compile(r"(?P<used>\d+)\s*MiB\s*/\s*(?P<total>\d+)\s*MiB", re.I)
+_DRIVER_RE = re.compile(r"(?:Driver|KMD)\s+Version:\s*(?P<v>[\w.!]+)", re.I)
+_CUDA_RE = re.compile(r"CUDA(?:\s+UMD)?\s+Version:\s*(?P<v>[\w./!]+)", re.I)
+_GPU_CELL_RE = re.compile(r"^\s*(?P<index>[0-9]{1,3})\s+(?P<rest>.*?[A-Za-z!].*?)\s*$")
+# The bus id ("00000000:01:00.0", "0000:03:00.0", "00008ED0:00:00.0") marks a GPU row; "ERR!" stands in
+# for it when the GPU has fallen off the bus.
+_BUS_RE = re.compile(r"^\s*(?:[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|ERR!)")
+_MEMORY_RE = re.compile(r"(?P<used>[0-9]{1,9})\s*(?:MiB|MB)\s*/\s*(?P<total>[0-9]{1,9})\s*(?:MiB|MB)", re.I)
+_MIG_ROW_RE = re.compile(r"^\|\s+[0-9]+\s+[0-9]+\s+[0-9]+\s+[0-9]+\s+\|")
+_TIMESTAMP_RE = re.compile(r"^\w{3} \w{3}\s+\d+ \d\d:\d\d:\d\d \d{4}$")
+# The last word of the name cell may be a column of its own: persistence mode, or TCC/WDDM/MCDM.
 _MODE_TOKENS = {"on", "off", "wddm", "tcc", "mcdm", "n/a", "err!", "[n/a]"}
 
 
 def _version_or_none(value: Optional[str]) -> Optional[str]:
     if not value:
         return None
-    return value if re.fullmatch(r"\d+(\.\d+)+", value) else None
+    return value if re.fullmatch(r"[0-9]{1,4}(?:\.[0-9]{1,4}){1,3}", value) else None
 
 
-def _split_name(cell: str) -> Tuple[str, bool]:
+def _split_name(cell: str) -> Tuple[Optional[str], bool]:
     """Split 'NVIDIA GeForce RTX 3070      WDDM' into the name and whether it was cut off."""
-    parts = [p for p in re.split(r"\s{2,}", cell.strip()) if p]
-    if len(parts) > 1 and parts[-1].lower() in _MODE_TOKENS:
-        parts = parts[:-1]
-    name = " ".join(parts).strip()
-    truncated = name.endswith("...")
-    return name, truncated
+    words = cell.split()
+    if len(words) > 1 and words[-1].lower() in _MODE_TOKENS:
+        words = words[:-1]
+    name = _clean(" ".join(words))
+    return name, bool(name and name.endswith("..."))
 
 
 def parse_table(text: str) -> Optional[SmiReport]:
-    """Parse the default ``nvidia-smi`` table; None if the text holds no table header."""
-    lines = (text or "").splitlines()
+    """Parse the default ``nvidia-smi`` table (or a fragment of it); None if it holds none."""
+    lines = [ln.rstrip() for ln in (text or "").splitlines()]
     header_at = next((i for i, ln in enumerate(lines) if _HEADER_RE.search(ln)), None)
-    if header_at is None:
-        return None
     report = SmiReport(form="table")
-    header = lines[header_at]
-    report.smi_version = _version_or_none(_HEADER_RE.search(header).group("smi"))
-    driver = _DRIVER_RE.search(header)
-    report.driver_version = _version_or_none(driver.group("v")) if driver else None
-    cuda = _CUDA_RE.search(header)
-    report.cuda_version = _version_or_none(cuda.group("v")) if cuda else None
-    report.warnings = [ln.strip() for ln in lines[:header_at]
-                       if ln.strip() and not ln.lstrip().startswith(("+", "|"))
-                       and not re.match(r"^\w{3} \w{3}\s+\d+ \d\d:\d\d:\d\d \d{4}", ln.strip())]
-    # The GPU table runs from the first "|===" rule to the first line that is not part of a box.
-    start = next((i for i in range(header_at, len(lines)) if lines[i].startswith("|=")), None)
-    if start is None:
-        return report
-    block: List[str] = []
-    blocks: List[List[str]] = []
-    for line in lines[start + 1:]:
-        stripped = line.rstrip()
-        if not stripped.startswith(("|", "+")):
-            break
-        if stripped.startswith("+"):
-            if block:
-                blocks.append(block)
-            block = []
+    if header_at is not None:
+        header = lines[header_at]
+        smi = _HEADER_RE.search(header)
+        report.smi_version = _version_or_none(smi.group("smi")) if smi else None
+        driver = _DRIVER_RE.search(header)
+        report.driver_version = _version_or_none(driver.group("v")) if driver else None
+        cuda = _CUDA_RE.search(header)
+        report.cuda_version = _version_or_none(cuda.group("v")) if cuda else None
+        report.warnings = [ln.strip() for ln in lines[:header_at]
+                           if ln.strip() and not ln.lstrip().startswith(("+", "|"))
+                           and not _TIMESTAMP_RE.match(ln.strip())]
+    mig_at = next((i for i, ln in enumerate(lines) if "MIG devices:" in ln), len(lines))
+    current: Optional[SmiGpu] = None
+    for line in lines[:mig_at]:
+        if not line.startswith("|"):
+            current = None  # a "+---" rule or a blank line ends a GPU's block
             continue
-        block.append(stripped)
-    if block:
-        blocks.append(block)
-    for rows in blocks:
-        cells = rows[0].split("|")
-        match = _GPU_ROW_RE.match("|" + cells[1]) if len(cells) > 2 else None
-        if not match:
+        cells = line.split("|")
+        match = _GPU_CELL_RE.match(cells[1]) if len(cells) > 3 else None
+        if match and _BUS_RE.match(cells[2]):
+            name, truncated = _split_name(match.group("rest"))
+            current = SmiGpu(index=int(match.group("index")), name=name, name_truncated=truncated)
+            report.gpus.append(current)
+            if name is None:
+                report.warnings.append(f"GPU {current.index} shows ERR! instead of its name: "
+                                       "the driver cannot read it")
             continue
-        name, truncated = _split_name(match.group("rest"))
-        memory = None
-        for row in rows[1:]:
-            found = _MEMORY_RE.search(row)
-            if found:
-                memory = int(found.group("total"))
-                break
-        report.gpus.append(SmiGpu(index=int(match.group("index")), name=name,
-                                  memory_mib=memory, name_truncated=truncated))
-    report.mig_devices = _count_mig_rows(lines)
+        found = _MEMORY_RE.search(line)
+        if current is not None and current.memory_mib is None and found:
+            current.memory_mib = int(found.group("total"))
+    report.mig_devices = sum(1 for ln in lines[mig_at:] if _MIG_ROW_RE.match(ln))
+    if header_at is None and not report.gpus and not report.mig_devices:
+        return None
     return report
-
-
-def _count_mig_rows(lines: List[str]) -> int:
-    try:
-        start = next(i for i, ln in enumerate(lines) if "MIG devices:" in ln)
-    except StopIteration:
-        return 0
-    return sum(1 for ln in lines[start:] if re.match(r"^\|\s+\d+\s+\d+\s+\d+\s+\d+\s+\|", ln))
 
 
 # --- nvidia-smi -L ----------------------------------------------------------------------------
 
-_LIST_RE = re.compile(r"^GPU\s+(?P<index>\d+):\s*(?P<name>.+?)\s*(?:\(UUID:.*\))?\s*$")
+_LIST_RE = re.compile(r"^GPU\s+(?P<index>[0-9]{1,3}):\s*(?P<name>.+?)\s*(?:\(UUID:.*\))?\s*$")
 _MIG_LIST_RE = re.compile(r"^\s+MIG\s+")
 
 
@@ -270,7 +269,9 @@ def parse_list(text: str) -> Optional[SmiReport]:
             continue
         match = _LIST_RE.match(line.strip())
         if match:
-            report.gpus.append(SmiGpu(index=int(match.group("index")), name=match.group("name")))
+            name = _clean(match.group("name"))
+            report.gpus.append(SmiGpu(index=int(match.group("index")), name=name,
+                                      name_truncated=bool(name and name.endswith("..."))))
     return report if report.gpus else None
 
 
@@ -278,23 +279,22 @@ def parse_list(text: str) -> Optional[SmiReport]:
 
 def parse_any(text: str) -> SmiReport:
     """Parse saved output of any supported form; an unknown form gives form='unknown'."""
-    text = (text or "").replace("\r\n", "\n").lstrip("\ufeff")
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     for parser in (parse_table, parse_list, parse_csv):
         report = parser(text)
-        if report is not None and (report.gpus or report.driver_version):
-            report.error_kind = None if report.gpus else classify_error(text)
+        if report is not None and (report.gpus or report.driver_version or report.mig_devices):
+            # A table with GPUs can still mention an error word (a process named "Insufficient
+            # Permissions"); only output without any GPU is asked what went wrong.
+            if not report.gpus and not report.mig_devices:
+                report.error_kind = classify_error(text)
             return report
     kind = classify_error(text)
     if kind is not None:
         return SmiReport(form="error", error_kind=kind)
-    table = parse_table(text)
-    if table is not None:
-        table.error_kind = "no-devices" if not table.gpus else None
-        return table
     return SmiReport(form="unknown", error_kind="unparseable")
 
 
 def parse_proc_version(text: str) -> Optional[str]:
     """Driver version from Linux ``/proc/driver/nvidia/version``."""
-    match = re.search(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d{3,4}\.\d+(?:\.\d+)?)", text or "")
+    match = re.search(r"Kernel Module(?:\s+for\s+\S+)?\s+([0-9]{3,4}\.[0-9]{1,3}(?:\.[0-9]{1,3})?)\b", text or "")
     return match.group(1) if match else None

@@ -9,9 +9,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from packaging.version import Version
 
 from pybootstrap.hardware import Gpu, Hardware
-from pybootstrap.manifest import Manifest, Release, Variant
+from pybootstrap.manifest import DriverVersion, Manifest, Release, Variant
 
 PACKAGES = ("torch", "torchvision", "torchaudio")
+_OS_NAMES = {"windows": "Windows", "linux": "Linux", "macos": "macOS"}
 
 
 @dataclass(frozen=True)
@@ -102,20 +103,17 @@ class _Outcome:
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _label(release: Release, variant: Variant) -> str:
-    return f"{release.torch}+{variant.name}"
-
-
 def _py_xy(version: str) -> str:
-    parts = version.split(".")
-    return ".".join(parts[:2])
+    return ".".join(version.split(".")[:2])
+
+
+def _python_key(version: str) -> Tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
 
 
 def _span(versions: Sequence[str]) -> str:
-    ordered = sorted(set(versions), key=lambda v: tuple(int(p) for p in v.split(".")))
-    if not ordered:
-        return "none"
-    return ordered[0] if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
+    ordered = sorted(set(versions), key=_python_key)
+    return "none" if not ordered else ordered[0] if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
 
 
 def _cc(gpu: Gpu) -> str:
@@ -150,110 +148,140 @@ def index_url_for(manifest: Manifest, variant: str, request: Request) -> Optiona
 
 # --- the rules --------------------------------------------------------------------------------
 
+def os_name(os_id: str) -> str:
+    """'windows' -> 'Windows', as users write it in reasons."""
+    return _OS_NAMES.get(os_id, os_id)
+
+
 def evaluate(manifest: Manifest, hw: Hardware, request: Request, release: Release, variant: Variant) -> _Outcome:
     """Check one candidate against every rule; the first failing rule is the rejection."""
     out = _Outcome(release, variant)
-    label = _label(release, variant)
+    failure = (_check_platform(hw, release, variant) or _check_python(hw, release, variant)
+               or _check_packages(request, release))
+    if failure is None and variant.kind == "cuda":
+        failure = _check_cuda(manifest, hw, request, out)
+    if failure is not None:
+        out.failure = Rejection(f"{release.torch}+{variant.name}", failure[1], failure[0])
+    return out
 
-    def reject(rule: str, reason: str, driver_only: bool = False) -> _Outcome:
-        out.failure = Rejection(label, reason, rule)
-        out.driver_only = driver_only
-        return out
 
-    if not variant.available_on(hw.os, hw.arch):
-        where = ", ".join(f"{o} {'/'.join(a)}" for o, a in variant.platforms.items())
-        return reject("platform", f"{variant.name} of torch {release.torch} has no wheels for {hw.os} {hw.arch} "
-                                  f"(published for {where})")
+def _check_platform(hw: Hardware, release: Release, variant: Variant) -> Optional[Tuple[str, str]]:
+    if variant.available_on(hw.os, hw.arch):
+        return None
+    where = ", ".join(f"{os_name(o)} {'/'.join(a)}" for o, a in variant.platforms.items())
+    return "platform", (f"{variant.name} of torch {release.torch} has no wheels for {os_name(hw.os)} {hw.arch} "
+                        f"(published for {where})")
+
+
+def _check_python(hw: Hardware, release: Release, variant: Variant) -> Optional[Tuple[str, str]]:
     python = _py_xy(hw.python_version)
     supported = release.python_for(variant, hw.os)
-    if python not in supported:
-        return reject("python", f"torch {release.torch} has no {hw.os} wheels for Python {python} "
-                                f"(it supports {_span(supported)})")
+    if python in supported:
+        return None
+    return "python", (f"torch {release.torch} has no {os_name(hw.os)} wheels for Python {python} "
+                      f"(it supports {_span(supported)})")
+
+
+def _check_packages(request: Request, release: Release) -> Optional[Tuple[str, str]]:
+    if not request.packages_explicit:
+        return None
     for pkg in request.packages:
-        if pkg != "torch" and request.packages_explicit and getattr(release, pkg) is None:
-            return reject("packages", f"no {pkg} release is paired with torch {release.torch}")
-    if variant.kind != "cuda":
-        return out
-    gpus = hw.nvidia_gpus
+        if pkg != "torch" and getattr(release, pkg) is None:
+            return "packages", f"no {pkg} release is paired with torch {release.torch}"
+    return None
+
+
+def _check_cuda(manifest: Manifest, hw: Hardware, request: Request, out: _Outcome) -> Optional[Tuple[str, str]]:
+    """GPU present, driver at or above the family floor, code for every GPU; notes for what is unknown."""
+    variant = out.variant
     explicit = request.variant == variant.name
-    if not gpus and not explicit:
-        return reject("gpu", "no NVIDIA GPU was found, so a CUDA build cannot be used")
-    family = manifest.cuda_families[variant.cuda.major]
-    floor = family.min_driver[hw.os]
+    if not hw.nvidia_gpus and not explicit:
+        return "gpu", "no NVIDIA GPU was found, so a CUDA build cannot be used"
+    if not hw.nvidia_gpus:
+        out.notes.append(f"no NVIDIA GPU was found here; {variant.name} is planned only because --variant asked "
+                         "for it (e.g. for a container image); on this machine torch will run on the CPU")
+    arch = _check_archs(hw, out)
+    driver = _check_driver(manifest, hw, variant, explicit, out)
+    out.driver_only = driver is not None and arch is None
+    return driver or arch
+
+
+def _check_driver(manifest: Manifest, hw: Hardware, variant: Variant, explicit: bool,
+                  out: _Outcome) -> Optional[Tuple[str, str]]:
+    floor = manifest.cuda_families[variant.cuda.major].min_driver[hw.os]
+    family = f"CUDA {variant.cuda.major}.x on {os_name(hw.os)}"
     if hw.driver_version is None:
         if not explicit:
-            return reject("driver", f"the NVIDIA driver version is unknown; CUDA {variant.cuda.major}.x needs "
-                                    f"driver {floor} or newer on {hw.os}")
-        out.notes.append(f"the driver version is unknown; {variant.name} needs driver {floor} or newer on {hw.os}")
+            return "driver", f"the NVIDIA driver version is unknown; {family} needs driver {floor} or newer"
+        out.notes.append(f"the driver version is unknown; {variant.name} needs driver {floor} or newer "
+                         f"({family})")
     elif hw.driver_version < floor:
-        return reject("driver", f"driver {hw.driver_version} is older than {floor}, needed for CUDA "
-                                f"{variant.cuda.major}.x on {hw.os}", driver_only=True)
+        return "driver", f"driver {hw.driver_version} is older than {floor}, needed for {family}"
+    return None
+
+
+def _check_archs(hw: Hardware, out: _Outcome) -> Optional[Tuple[str, str]]:
+    variant = out.variant
     archs = variant.archs[hw.os]
-    for gpu in gpus:
+    for gpu in hw.nvidia_gpus:
         if gpu.compute_capability is None:
             out.notes.append(f"compute capability of GPU {gpu.index} ({gpu.name}) is unknown, so {variant.name}'s "
                              "architectures could not be checked for it")
-            continue
-        if not archs.serves(gpu.compute_capability):
-            result = reject("arch", f"{variant.name} of torch {release.torch} has no code for {_cc(gpu)} "
-                                    f"({gpu.name}); it has {' '.join(archs.names())}")
-            return result
-    return out
+        elif not archs.serves(gpu.compute_capability):
+            return "arch", (f"{variant.name} has no code for {_cc(gpu)} ({gpu.name}); torch {out.release.torch} "
+                            f"{variant.name} has {' '.join(archs.names())}")
+    return None
 
 
 def _candidates(manifest: Manifest, request: Request) -> List[Tuple[Release, Variant]]:
-    wanted_variant = request.variant
-    out = []
-    for release in manifest.releases:
-        if not matches_torch(release, request.torch):
-            continue
-        for variant in sorted(release.variants, key=variant_order, reverse=True):
-            if wanted_variant and variant.name != wanted_variant:
-                continue
-            if not wanted_variant and variant.kind in ("rocm", "xpu"):
-                continue  # chosen only on request: pybootstrap does not detect AMD or Intel GPUs
-            out.append((release, variant))
-    return out
+    """Releases newest first, variants highest first; ROCm/XPU only on request (AMD/Intel GPUs are not detected)."""
+    return [(r, v) for r in manifest.releases if matches_torch(r, request.torch)
+            for v in sorted(r.variants, key=variant_order, reverse=True)
+            if (v.name == request.variant if request.variant else v.kind not in ("rocm", "xpu"))]
 
 
 def plan(manifest: Manifest, hw: Hardware, request: Request) -> Plan:
     """Choose the newest build that will run here; explain the choice and every rejection."""
     outcomes = [evaluate(manifest, hw, request, r, v) for r, v in _candidates(manifest, request)]
     passing = [o for o in outcomes if o.failure is None]
-    reasons: List[str] = []
-    warnings: List[str] = []
-    gpus = hw.nvidia_gpus
-    chosen = next((o for o in passing if o.variant.kind != "cpu"), None)
-    if chosen is None:
-        chosen = next((o for o in passing), None)
+    # a GPU build (newest release, then highest variant) before the CPU build
+    chosen = next((o for o in passing if o.variant.kind != "cpu"), None) or next(iter(passing), None)
     if chosen is None:
         return _no_build(manifest, hw, request, outcomes)
+    reasons, warnings = _choice_reasons(manifest, hw, request, outcomes, chosen)
+    build, more = _build(manifest, hw, request, chosen.release, chosen.variant)
+    from pybootstrap.installers import build_commands
+
+    # every candidate preferred to the choice: newer releases, and for a CPU choice every GPU build
+    rejected = tuple(o.failure for o in outcomes if o.failure and (
+        o.release.torch >= chosen.release.torch or (chosen.variant.kind == "cpu" and o.variant.kind != "cpu")))
+    return Plan(status="ok", build=build, commands=build_commands(build, request), reasons=tuple(reasons + more),
+                rejected=rejected, hardware=hw, request=request, warnings=tuple(warnings))
+
+
+def _choice_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome],
+                    chosen: _Outcome) -> Tuple[List[str], List[str]]:
     release, variant = chosen.release, chosen.variant
-    reasons.extend(_hardware_reasons(hw))
+    reasons, warnings = _hardware_reasons(hw), list(chosen.notes)
     if variant.kind == "cuda":
         reasons.append(_cuda_reason(manifest, hw, release, variant, request))
     elif variant.kind == "cpu":
-        reasons.extend(_cpu_reasons(manifest, hw, request, outcomes, release))
-        if gpus and not request.variant:
-            warnings.append(reasons[-1])
+        reasons.extend(_cpu_reasons(manifest, hw, request, outcomes))
+        if hw.nvidia_gpus and not request.variant:
+            warnings.insert(0, reasons[-1])
+        elif hw.error and not request.variant:
+            warnings.insert(0, f"{hw.error.message}: {hw.error.advice}")
     else:
         reasons.append(f"{variant.name} was requested with --variant")
-    newer = [o for o in outcomes if o.release.torch > release.torch and o.failure]
+    newer = {o.release.torch for o in outcomes if o.release.torch > release.torch and o.variant.kind != "cpu"}
     if newer and variant.kind != "cpu":
-        reasons.append(f"torch {release.torch} is the newest release that passes every rule; "
-                       f"{len({o.release.torch for o in newer})} newer release(s) were rejected (see 'rejected')")
-    elif not newer:
+        reasons.append(f"torch {release.torch} is the newest release with a {variant.kind.upper()} build that passes "
+                       f"every rule; the {variant.kind.upper()} builds of {len(newer)} newer release(s) were "
+                       "rejected (see 'rejected')")
+    elif not any(o.release.torch > release.torch for o in outcomes):
         reasons.append(f"torch {release.torch} is the newest release in the manifest that fits"
                        + (f" --torch {request.torch}" if request.torch else ""))
-    reasons.extend(chosen.notes)
-    warnings.extend(chosen.notes)
-    build, more = _build(manifest, hw, request, release, variant)
-    reasons.extend(more)
-    from pybootstrap.installers import build_commands
-
-    rejected = tuple(o.failure for o in outcomes if o.failure and o.release.torch >= release.torch)
-    return Plan(status="ok", build=build, commands=build_commands(build, request), reasons=tuple(reasons),
-                rejected=rejected, hardware=hw, request=request, warnings=tuple(warnings))
+    return reasons + chosen.notes, warnings
 
 
 def _hardware_reasons(hw: Hardware) -> List[str]:
@@ -273,57 +301,89 @@ def _hardware_reasons(hw: Hardware) -> List[str]:
 
 
 def _cuda_reason(manifest: Manifest, hw: Hardware, release: Release, variant: Variant, request: Request) -> str:
-    family = manifest.cuda_families[variant.cuda.major]
+    floor = manifest.cuda_families[variant.cuda.major].min_driver[hw.os]
+    family = f"CUDA {variant.cuda.major}.x"
     source = " (from --variant)" if request.variant else ""
+    driver = (f"driver {hw.driver_version} meets the {family} floor {floor} on {os_name(hw.os)}"
+              if hw.driver_version else f"the driver version is unknown ({family} needs {floor} or newer)")
+    ccs = sorted({_cc(g) for g in hw.nvidia_gpus if g.compute_capability}, key=lambda s: int(s[3:]))
+    code = f", and the build has code for {', '.join(ccs)}" if ccs else ""
     return (f"{variant.name}{source}: the highest CUDA variant of torch {release.torch} that this machine can run: "
-            f"driver {hw.driver_version or 'unknown'} meets the CUDA {variant.cuda.major}.x floor "
-            f"{family.min_driver[hw.os]} on {hw.os}, and the build has code for "
-            + (", ".join(sorted({_cc(g) for g in hw.nvidia_gpus})) or "the GPU")
-            + ". The wheel bundles the CUDA runtime: no CUDA toolkit is needed")
+            f"{driver}{code}. The wheel bundles the CUDA runtime: no CUDA toolkit is needed")
 
 
-def _cpu_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome],
-                 release: Release) -> List[str]:
+def _cpu_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome]) -> List[str]:
     if request.variant == "cpu":
         return ["the CPU build was requested with --variant cpu"]
-    gpus = hw.nvidia_gpus
-    if not gpus:
+    if not hw.nvidia_gpus:
         why = hw.error.message if hw.error else "no NVIDIA GPU was found"
         return [f"CPU build: {why}, so CUDA cannot be used"
                 + (" (on Linux from the cpu index, not PyPI's default CUDA wheel)" if hw.os == "linux" else "")]
-    unlock = next((o for o in outcomes if o.driver_only), None)
-    if unlock is not None:
-        floor = manifest.cuda_families[unlock.variant.cuda.major].min_driver[hw.os]
-        return [f"CPU BUILD, ALTHOUGH AN NVIDIA GPU IS PRESENT: driver {hw.driver_version or 'unknown'} is too old "
-                f"for every CUDA build that has code for this GPU. Installing NVIDIA driver {floor} or newer would "
-                f"unlock torch {unlock.release.torch} {unlock.variant.name}"]
-    arch_fail = next((o for o in outcomes if o.failure and o.failure.rule == "arch"), None)
-    if arch_fail is not None:
-        return ["CPU BUILD, ALTHOUGH AN NVIDIA GPU IS PRESENT: no CUDA build in the manifest that fits the other "
-                f"constraints has code for every GPU ({arch_fail.failure.reason})"]
+    loud = "CPU BUILD, ALTHOUGH AN NVIDIA GPU IS PRESENT: "
+    unlock = [o for o in outcomes if o.driver_only]
+    if unlock:
+        return [loud + _unlock_reason(manifest, hw, unlock)]
+    if any(o.failure and o.failure.rule == "arch" for o in outcomes):
+        return [loud + _arch_reason(hw, outcomes)]
     failure = next((o.failure for o in outcomes if o.failure and o.variant.kind == "cuda"), None)
-    return ["CPU BUILD, ALTHOUGH AN NVIDIA GPU IS PRESENT: no CUDA build fits"
-            + (f" ({failure.reason})" if failure else "")]
+    return [loud + "no CUDA build fits" + (f" ({failure.reason})" if failure else "")]
+
+
+def _floor(manifest: Manifest, hw: Hardware, outcome: _Outcome) -> DriverVersion:
+    return manifest.cuda_families[outcome.variant.cuda.major].min_driver[hw.os]
+
+
+def _unlock_reason(manifest: Manifest, hw: Hardware, unlock: List[_Outcome]) -> str:
+    """Which driver would unlock which build: the newest build, and the one with the lowest floor."""
+    newest = unlock[0]
+    cheapest = min(unlock, key=lambda o: _floor(manifest, hw, o))
+    what = (f"driver {hw.driver_version} is too old for every CUDA build that has code for this GPU"
+            if hw.driver_version else "the NVIDIA driver version is unknown (is the driver installed?)")
+    text = (f"{what}. Installing NVIDIA driver "
+            f"{_floor(manifest, hw, newest)} or newer would unlock torch {newest.release.torch} {newest.variant.name}")
+    if _floor(manifest, hw, cheapest) < _floor(manifest, hw, newest):
+        text += (f"; driver {_floor(manifest, hw, cheapest)} or newer would unlock torch "
+                 f"{cheapest.release.torch} {cheapest.variant.name}")
+    return text
+
+
+def _arch_reason(hw: Hardware, outcomes: List[_Outcome]) -> str:
+    """No CUDA build has code for every GPU: say which build each GPU alone could use."""
+    alone = []
+    for gpu in hw.nvidia_gpus:
+        if gpu.compute_capability is None:
+            continue
+        fit = next((o for o in outcomes if o.variant.kind == "cuda" and (o.failure is None or o.failure.rule == "arch")
+                    and o.variant.archs[hw.os].serves(gpu.compute_capability)), None)
+        alone.append(f"{gpu.name} ({_cc(gpu)}): "
+                     + (f"torch {fit.release.torch} {fit.variant.name}" if fit else "none"))
+    text = "no CUDA build that fits the other rules has code for every GPU"
+    if len(hw.nvidia_gpus) > 1:
+        text += ("; builds each GPU could use alone: " + ", ".join(alone)
+                 + " (hide the others with CUDA_VISIBLE_DEVICES and plan with --variant to use one)")
+    else:
+        first = next(o.failure for o in outcomes if o.failure and o.failure.rule == "arch")
+        text += f" ({first.reason})"
+    return text
 
 
 def _build(manifest: Manifest, hw: Hardware, request: Request, release: Release,
            variant: Variant) -> Tuple[Build, List[str]]:
-    reasons: List[str] = []
     use_conda = request.installer == "conda" and release.on_conda and variant.conda is not None
+    reasons: List[str] = []
     if request.installer == "conda" and not use_conda:
-        reasons.append(f"torch {release.torch} {variant.name} is not on the pytorch conda channel (it ended with 2.5), "
+        why = "the channel ended with 2.5" if not release.on_conda else "the channel has no package of this variant"
+        reasons.append(f"torch {release.torch} {variant.name} is not on the pytorch conda channel ({why}), "
                        "so pip installs it from the PyTorch index inside the conda environment")
     vision = release.conda_torchvision if use_conda else release.torchvision
     audio = release.conda_torchaudio if use_conda else release.torchaudio
-    packages = set(request.packages)
-    if "torchvision" in packages and vision is None:
-        reasons.append(f"torchvision is skipped: no release is paired with torch {release.torch}")
-    if "torchaudio" in packages and audio is None:
-        reasons.append(f"torchaudio is skipped: no release is paired with torch {release.torch}")
+    for name, version in (("torchvision", vision), ("torchaudio", audio)):
+        if name in request.packages and version is None:
+            reasons.append(f"{name} is skipped: no release is paired with torch {release.torch}")
     build = Build(
         torch=str(release.torch),
-        torchvision=str(vision) if vision and "torchvision" in packages else None,
-        torchaudio=str(audio) if audio and "torchaudio" in packages else None,
+        torchvision=str(vision) if vision and "torchvision" in request.packages else None,
+        torchaudio=str(audio) if audio and "torchaudio" in request.packages else None,
         variant=variant.name, cuda=str(variant.cuda) if variant.cuda else None,
         installer="conda" if use_conda else "pip",
         index_url=None if use_conda else index_url_for(manifest, variant.name, request),
@@ -332,58 +392,62 @@ def _build(manifest: Manifest, hw: Hardware, request: Request, release: Release,
         environment="conda" if request.installer == "conda" else "venv",
         pip_style=release.pip_style,
         archs=tuple(variant.archs[hw.os].names()) if variant.kind == "cuda" and hw.os in variant.archs else ())
+    return build, reasons + _source_reasons(build, request)
+
+
+def _source_reasons(build: Build, request: Request) -> List[str]:
+    if build.installer == "conda":
+        ignored = [flag for flag, value in (("--index-url", request.index_url), ("--mirror", request.mirror),
+                                            ("--find-links", request.find_links)) if value]
+        return ([f"conda installs from the channels {', '.join(build.conda_channels or ())}"]
+                + ([f"{' and '.join(ignored)} apply to pip only, not to conda"] if ignored else [])
+                + (["offline: conda uses only its package cache (--offline)"] if request.offline else []))
     if request.offline:
-        reasons.append("offline: pip reads only the --find-links folders (" + ", ".join(request.find_links) + ")")
-    elif request.index_url:
-        reasons.append(f"index {request.index_url} (from --index-url)")
-    elif request.mirror:
-        reasons.append(f"index {build.index_url} (from --mirror)")
-    return build, reasons
+        return ["offline: pip reads only the --find-links folders (" + ", ".join(request.find_links) + ")"]
+    if request.index_url:
+        return [f"index {request.index_url} (from --index-url)"]
+    if request.mirror:
+        return [f"index {build.index_url} (from --mirror)"]
+    return []
 
 
 def _no_build(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome]) -> Plan:
-    python = _py_xy(hw.python_version)
-    rejected = tuple(o.failure for o in outcomes if o.failure)
-    constraints = []
-    if request.torch:
-        constraints.append(f"--torch {request.torch}")
-    if request.variant:
-        constraints.append(f"--variant {request.variant}")
+    constraints = [f"--{flag} {value}" for flag, value in (("torch", request.torch), ("variant", request.variant))
+                   if value]
+    if request.packages_explicit:
+        constraints.append("--packages " + ",".join(request.packages))
+    where = f"{os_name(hw.os)} {hw.arch}"
     if not outcomes:
-        what = " and ".join(constraints) or "the request"
+        reason = f"no build in the manifest matches {' and '.join(constraints) or 'the request'}"
         advice = ("Check the version and variant names: `pybootstrap manifest show` lists every release and "
                   "variant in the manifest.")
-        reason = f"no build in the manifest matches {what}"
     elif all(o.failure and o.failure.rule in ("python", "platform") for o in outcomes):
-        pythons = sorted({p for o in outcomes if o.variant.available_on(hw.os, hw.arch)
-                          for p in o.release.python_for(o.variant, hw.os)},
-                         key=lambda v: tuple(int(x) for x in v.split(".")))
-        if pythons:
-            reason = f"no build supports Python {python} on {hw.os} {hw.arch}"
-            advice = (f"Use a Python that has PyTorch wheels: {', '.join(pythons)} "
-                      f"(e.g. --python-version {pythons[-1]}, or --python PATH / --conda-env with one of them).")
-        else:
-            reason = f"no build is published for {hw.os} {hw.arch}"
-            advice = "PyTorch publishes wheels for Windows x86_64 and Linux x86_64/arm64."
+        reason, advice = _python_advice(hw, outcomes, where, constraints)
     else:
         reason = "no build satisfies every rule" + (f" with {' and '.join(constraints)}" if constraints else "")
-        first = next((o.failure for o in outcomes if o.failure), None)
-        advice = ("Relax the constraints (drop --torch/--variant), or see 'rejected' for the rule each build broke"
-                  + (f", e.g.: {first.reason}" if first else "") + ".")
+        first = next(o.failure for o in outcomes if o.failure)
+        advice = (f"Relax the constraints ({' / '.join(constraints) or 'none given'}), or see 'rejected' for the "
+                  f"rule each build broke, e.g.: {first.reason}.")
     return Plan(status="no-compatible-build", build=None, commands=(), reasons=tuple(_hardware_reasons(hw) + [reason]),
-                rejected=rejected, hardware=hw, request=request, advice=advice)
+                rejected=tuple(o.failure for o in outcomes if o.failure), hardware=hw, request=request, advice=advice)
+
+
+def _python_advice(hw: Hardware, outcomes: List[_Outcome], where: str, constraints: List[str]) -> Tuple[str, str]:
+    """No build for this Python (or platform): name the Python versions that would work."""
+    pythons = sorted({p for o in outcomes if o.variant.available_on(hw.os, hw.arch)
+                      for p in o.release.python_for(o.variant, hw.os)}, key=_python_key)
+    if not pythons:
+        return (f"no build is published for {where}",
+                "PyTorch publishes wheels for Windows x86_64 and Linux x86_64/arm64.")
+    scope = f" with {' and '.join(constraints)}" if constraints else ""
+    return (f"no build supports Python {_py_xy(hw.python_version)} on {where}{scope}",
+            f"Use a Python that has PyTorch wheels{scope}: {', '.join(pythons)} "
+            f"(e.g. --python-version {pythons[-1]}, or --python PATH / --conda-env with one of them).")
 
 
 def summarize_rejections(plan_: Plan, limit: int = 8) -> List[str]:
     """A few rejections for the human output, most relevant first."""
-    seen: Dict[str, int] = {}
-    out = []
-    for r in plan_.rejected:
-        key = r.rule + r.reason.split(" of torch")[0]
-        if seen.get(key):
-            continue
-        seen[key] = 1
-        out.append(f"{r.build}: {r.reason}")
-        if len(out) >= limit:
-            break
-    return out
+    seen: Dict[str, str] = {}
+    for r in plan_.rejected:  # one line per distinct reason, ignoring which release it was
+        seen.setdefault(r.rule + re.sub(r"\btorch \d\S*", "", r.reason), f"{r.build}: {r.reason}")
+    return list(seen.values())[:limit]

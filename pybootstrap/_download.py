@@ -13,17 +13,27 @@ from pybootstrap.redact import redact
 
 RETRIES = 3
 BACKOFF_S = 1.0
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def require_secure_url(url: str, *, what: str) -> None:
     """Only https:// (http:// to this machine's loopback is allowed, for local mirrors and tests)."""
     parsed = urlparse(url)
-    host = (parsed.hostname or "").lower()
-    if parsed.scheme == "https" or (parsed.scheme == "http" and (host in _LOOPBACK or host.startswith("127."))):
+    if parsed.scheme == "https" or (parsed.scheme == "http" and is_loopback(parsed.hostname or "")):
         return
     raise UsageError(f"{what}: {redact(url)} is not an https:// URL",
                      "Use https:// (or a local file path); plain http is accepted only for this machine's loopback.")
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, or a literal loopback address (127.0.0.0/8, ::1); never a name that merely starts with 127."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def fetch_bytes(url: str, *, timeout: float = 20.0, retries: int = RETRIES, sha256: Optional[str] = None) -> bytes:

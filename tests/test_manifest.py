@@ -1060,9 +1060,7 @@ def test_invalid_manifest_over_http_exits_7(server: str, no_proxy: None) -> None
 
 @pytest.mark.parametrize("url", [
     "http://example.com/pytorch.json", "http://10.0.0.1/m.json", "ftp://example.com/m.json",
-    pytest.param("http://127.0.0.1.example.com/m.json", marks=pytest.mark.xfail(
-        strict=True, reason="bug in pybootstrap/_download.py require_secure_url: any host name starting with '127.' "
-                            "counts as loopback, so plain http to 127.0.0.1.example.com is allowed"))])
+    "http://127.0.0.1.example.com/m.json", "http://localhost.example.com/m.json"])
 def test_non_loopback_plain_http_is_a_usage_error(url: str, no_proxy: None) -> None:
     code, out, err = run(["manifest", "validate", "--json", url])
     assert code == 2

@@ -156,6 +156,15 @@ class ToolkitDriver:
 
 
 @dataclass(frozen=True)
+class ArchDriver:
+    """The first driver that supports a GPU architecture; older drivers cannot run CUDA on such a GPU."""
+
+    compute_capability: Capability
+    min_driver: Mapping[str, DriverVersion]
+    source: str
+
+
+@dataclass(frozen=True)
 class GpuEntry:
     """A GPU name fragment and its compute capability."""
 
@@ -176,6 +185,17 @@ class Manifest:
     gpus: Tuple[GpuEntry, ...]  # longest match first
     sources: Mapping[str, str]
     origin: str
+    arch_drivers: Tuple[ArchDriver, ...] = ()
+
+    def arch_driver_floor(self, cc: Capability, os_name: str) -> Optional[DriverVersion]:
+        """The first driver for this architecture on this OS (same major, nearest minor at or below)."""
+        best = None
+        for entry in self.arch_drivers:
+            major, minor = entry.compute_capability
+            if major == cc[0] and minor <= cc[1] and os_name in entry.min_driver:
+                if best is None or entry.compute_capability > best.compute_capability:
+                    best = entry
+        return best.min_driver[os_name] if best else None
 
     def release(self, version: Version) -> Optional[Release]:
         """The release with exactly this torch version."""
@@ -202,10 +222,11 @@ _VARIANT_NAMES = {"cpu": (r"cpu", "cpu"), "cuda": (r"cu[0-9]{2,4}", "cu118"),
                   "rocm": (r"rocm[0-9]+(\.[0-9]+)*", "rocm6.1"), "xpu": (r"xpu", "xpu")}
 
 _TOP_KEYS = ("$schema", "schema_version", "updated", "index_base", "sources", "cuda_families", "cuda_toolkits",
-             "gpus", "gpus_source", "releases")
+             "gpus", "gpus_source", "arch_drivers", "releases")
 _FAMILY_KEYS = ("major", "min_driver", "source")
 _TOOLKIT_KEYS = ("cuda", "min_driver", "source")
 _GPU_KEYS = ("match", "compute_capability")
+_ARCH_DRIVER_KEYS = ("compute_capability", "min_driver", "source")
 _RELEASE_KEYS = ("torch", "date", "torchvision", "torchaudio", "python", "pip_style", "conda", "variants", "source",
                  "notes")
 _RELEASE_CONDA_KEYS = ("torchvision", "torchaudio")
@@ -385,6 +406,7 @@ def parse_manifest(data: Any, origin: str = "<memory>") -> Manifest:
     families = _parse_families(_get(data, "cuda_families", "", list))
     toolkits = _parse_toolkits(_get(data, "cuda_toolkits", "", list))
     gpus = _parse_gpus(_get(data, "gpus", "", list))
+    arch_drivers = _parse_arch_drivers(_get(data, "arch_drivers", "", list, required=False) or [])
     raw_releases = _get(data, "releases", "", list)
     if not raw_releases:
         raise _fail("releases", "must list at least one release")
@@ -398,7 +420,7 @@ def parse_manifest(data: Any, origin: str = "<memory>") -> Manifest:
     releases.sort(key=lambda r: r.torch, reverse=True)
     return Manifest(schema_version=version, updated=updated, index_base=str(index_base).rstrip("/"),
                     releases=tuple(releases), cuda_families=families, toolkits=toolkits, gpus=gpus,
-                    sources=dict(sources), origin=origin)
+                    sources=dict(sources), origin=origin, arch_drivers=arch_drivers)
 
 
 def _parse_families(items: List[Any]) -> Dict[int, CudaFamily]:
@@ -432,6 +454,24 @@ def _parse_toolkits(items: List[Any]) -> Tuple[ToolkitDriver, ...]:
         out.append(ToolkitDriver(cuda, {k: (None if v is None else _driver(v, f"{path}.min_driver.{k}"))
                                         for k, v in floors.items()}))
     return tuple(sorted(out, key=lambda t: t.cuda, reverse=True))
+
+
+def _parse_arch_drivers(items: List[Any]) -> Tuple[ArchDriver, ...]:
+    out: List[ArchDriver] = []
+    for i, item in enumerate(items):
+        path = f"arch_drivers[{i}]"
+        item = _object(item, path, _ARCH_DRIVER_KEYS)
+        cc_text = str(_text(item, "compute_capability", path, _CC_RE, 'a compute capability like "12.0"'))
+        major, minor = cc_text.split(".")
+        cc = (int(major), int(minor))
+        if any(a.compute_capability == cc for a in out):
+            raise _fail(f"{path}.compute_capability", f"duplicate architecture {cc_text}")
+        floors = _per_os(_get(item, "min_driver", path, dict), f"{path}.min_driver")
+        if not floors:
+            raise _fail(f"{path}.min_driver", "must give the driver floor for at least one OS")
+        parsed = {os_name: _driver(v, f"{path}.min_driver.{os_name}") for os_name, v in floors.items()}
+        out.append(ArchDriver(cc, parsed, _get(item, "source", path, str, required=False) or ""))
+    return tuple(out)
 
 
 def _parse_gpus(items: List[Any]) -> Tuple[GpuEntry, ...]:

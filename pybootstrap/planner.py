@@ -203,7 +203,19 @@ def _check_cuda(manifest: Manifest, hw: Hardware, request: Request, out: _Outcom
     arch = _check_archs(hw, out)
     driver = _check_driver(manifest, hw, variant, explicit, out)
     out.driver_only = driver is not None and arch is None
-    return driver or arch
+    return arch or driver
+
+
+def _gpu_floor(manifest: Manifest, hw: Hardware) -> Optional[Tuple[DriverVersion, Gpu]]:
+    """The highest 'first driver for this architecture' among the GPUs (an older driver cannot use them)."""
+    best: Optional[Tuple[DriverVersion, Gpu]] = None
+    for gpu in hw.nvidia_gpus:
+        if gpu.compute_capability is None:
+            continue
+        floor = manifest.arch_driver_floor(gpu.compute_capability, hw.os)
+        if floor is not None and (best is None or floor > best[0]):
+            best = (floor, gpu)
+    return best
 
 
 def _check_driver(manifest: Manifest, hw: Hardware, variant: Variant, explicit: bool,
@@ -215,8 +227,14 @@ def _check_driver(manifest: Manifest, hw: Hardware, variant: Variant, explicit: 
             return "driver", f"the NVIDIA driver version is unknown; {family} needs driver {floor} or newer"
         out.notes.append(f"the driver version is unknown; {variant.name} needs driver {floor} or newer "
                          f"({family})")
-    elif hw.driver_version < floor:
+        return None
+    if hw.driver_version < floor:
         return "driver", f"driver {hw.driver_version} is older than {floor}, needed for {family}"
+    gpu_floor = _gpu_floor(manifest, hw)
+    if gpu_floor is not None and hw.driver_version < gpu_floor[0]:
+        gpu = gpu_floor[1]
+        return "driver", (f"driver {hw.driver_version} is older than {gpu_floor[0]}, the first {os_name(hw.os)} "
+                          f"driver for {_cc(gpu)} GPUs ({gpu.name})")
     return None
 
 
@@ -330,7 +348,9 @@ def _cpu_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: L
 
 
 def _floor(manifest: Manifest, hw: Hardware, outcome: _Outcome) -> DriverVersion:
-    return manifest.cuda_families[outcome.variant.cuda.major].min_driver[hw.os]
+    floor = manifest.cuda_families[outcome.variant.cuda.major].min_driver[hw.os]
+    gpu_floor = _gpu_floor(manifest, hw)
+    return max(floor, gpu_floor[0]) if gpu_floor else floor
 
 
 def _unlock_reason(manifest: Manifest, hw: Hardware, unlock: List[_Outcome]) -> str:

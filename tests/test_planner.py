@@ -248,6 +248,20 @@ CASES: List[Case] = [
          rejected=(("2.14.1+cu126", f"cu126 has no code for sm_100 ({B200}); torch 2.14.1 cu126 has "
                                     "sm_50 sm_60 sm_70 sm_75 sm_80 sm_86 sm_90"),)),
     Case("blackwell-b200-linux-580-cu132", machine("linux", "3.12", "580.95.05", [nv(B200)]), "2.14.1", "cu132"),
+    Case("blackwell-b200-linux-570.26-first-driver", machine("linux", "3.12", "570.26", [nv(B200)]), "2.11.0", "cu128",
+         "the build has code for sm_100"),
+    # A driver older than the GPU's architecture cannot run any CUDA build on it, whatever the family floor says.
+    Case("blackwell-rtx5090-windows-566-before-blackwell-cpu", machine("windows", "3.12", "566.36", [nv(RTX5090)]),
+         "2.14.1", "cpu", "Installing NVIDIA driver 580.88 or newer would unlock torch 2.14.1 cu132; driver 570.65 "
+         "or newer would unlock torch 2.11.0 cu128",
+         rejected=(("2.11.0+cu128", f"driver 566.36 is older than 570.65, the first Windows driver for sm_120 GPUs "
+                                    f"({RTX5090})"),),
+         warning="driver 566.36 is too old"),
+    Case("blackwell-rtx5090-windows-570.65-first-driver", machine("windows", "3.12", "570.65", [nv(RTX5090)]),
+         "2.11.0", "cu128", "the build has code for sm_120"),
+    Case("hopper-h100-linux-515-before-hopper-cpu", machine("linux", "3.10", "515.65.01", [nv(H100)]), "2.14.1", "cpu",
+         rejected=(("2.0.1+cu118", f"driver 515.65.01 is older than 520.61.05, the first Linux driver for sm_90 GPUs "
+                                   f"({H100})"),)),
     Case("unknown-compute-capability-noted", machine("linux", "3.12", "580.65.06", [nv("NVIDIA Mystery GPU", None)]),
          "2.14.1", "cu132",
          "compute capability of GPU 0 (NVIDIA Mystery GPU) is unknown, so cu132's architectures could not be checked",
@@ -460,6 +474,15 @@ def _serves(arch_list: str, cc: Tuple[int, int]) -> bool:
 
 
 FLOORS = {f["major"]: {o: _numbers(v) for o, v in f["min_driver"].items()} for f in RAW["cuda_families"]}
+ARCH_FLOORS = {tuple(int(x) for x in a["compute_capability"].split(".")): {o: _numbers(v) for o, v in
+                                                                           a["min_driver"].items()}
+               for a in RAW["arch_drivers"]}
+
+
+def _arch_floor(cc: Tuple[int, int], os: str) -> Tuple[int, ...]:
+    """The first driver for the GPU's architecture: the entry of the same major at the highest minor <= cc."""
+    same = [k for k in ARCH_FLOORS if k[0] == cc[0] and k[1] <= cc[1] and os in ARCH_FLOORS[k]]
+    return ARCH_FLOORS[max(same)][os] if same else (0,)
 KIND_RANK = {"cpu": 0, "rocm": 1, "xpu": 1, "cuda": 2}
 
 
@@ -482,6 +505,10 @@ def _independent_ok(release: dict, variant: dict, hw: Hardware, request: Request
         return False
     if hw.driver_version is not None and _numbers(str(hw.driver_version)) < floor:
         return False
+    if hw.driver_version is not None and any(
+            g.compute_capability and _numbers(str(hw.driver_version)) < _arch_floor(g.compute_capability, hw.os)
+            for g in nvidia):
+        return False
     return all(g.compute_capability is None or _serves(variant["archs"][hw.os], g.compute_capability)
                for g in nvidia)
 
@@ -502,7 +529,7 @@ def _key(release: dict, variant: dict) -> Tuple:
 
 CCS = sorted({tuple(int(x) for x in g["compute_capability"].split(".")) for g in RAW["gpus"]}
              | {(3, 0), (5, 3), (6, 2), (7, 2), (8, 7), (9, 1), (10, 1), (12, 9), (13, 0), (2, 1)})
-INTERESTING_DRIVERS = ["440.33", "441.22", "450.80.02", "450.80.01", "452.39", "452.38", "525.60.13", "525.60.12",
+INTERESTING_DRIVERS = ["520.06", "520.61.05", "570.26", "570.65", "570.64", "575.51.03", "576.01", "440.33", "441.22", "450.80.02", "450.80.01", "452.39", "452.38", "525.60.13", "525.60.12",
                        "528.33", "528.32", "576.02", "580.65.06", "580.65.05", "580.88", "580.87", "581.57"]
 drivers = st.one_of(st.none(), st.sampled_from(INTERESTING_DRIVERS),
                     st.builds(lambda a, b, c: f"{a}.{b:02d}" + (f".{c:02d}" if c is not None else ""),

@@ -248,6 +248,22 @@ CUDA_FAMILIES = [
 # Windows rows for 13.x are N/A in NVIDIA's table (the display driver is no longer bundled):
 # 13.0's 580.88 is the PyTorch 2.12 blog's Windows minimum (BLOG212); for 13.1+ (null)
 # pybootstrap uses the Linux branch number.
+# The first driver for each GPU architecture: the driver of the CUDA toolkit that introduced it (NV-RN
+# Table 3). An older driver does not know the GPU, so no CUDA build can run on it.
+_T118 = {"linux": "520.61.05", "windows": "520.06"}
+_T128 = {"linux": "570.26", "windows": "570.65"}
+_T129 = {"linux": "575.51.03", "windows": "576.02"}
+_T130 = {"linux": "580.65.06", "windows": "580.88"}
+ARCH_DRIVERS = [
+    ("8.9", _T118, "NV-RN: CUDA 11.8 added Ada (sm_89)"),
+    ("9.0", _T118, "NV-RN: CUDA 11.8 added Hopper (sm_90)"),
+    ("10.0", _T128, "NV-RN: CUDA 12.8 added Blackwell (sm_100, sm_120)"),
+    ("10.3", _T129, "NV-RN: CUDA 12.9 added sm_103 (B300, GB300)"),
+    ("11.0", _T130, "NV-RN: CUDA 13.0 (Jetson Thor, sm_110)"),
+    ("12.0", _T128, "NV-RN: CUDA 12.8 added Blackwell (sm_100, sm_120)"),
+    ("12.1", _T130, "NV-RN: CUDA 13.0 (DGX Spark GB10, sm_121)"),
+]
+
 TOOLKITS = [
     ("13.2", "595.45.04", None), ("13.1", "590.44.01", None),
     ("13.0", "580.65.06", "580.88"),
@@ -323,6 +339,8 @@ def build_document() -> dict:
         "sources": SOURCES,
         "cuda_families": CUDA_FAMILIES,
         "cuda_toolkits": [{"cuda": c, "min_driver": {"linux": lx, "windows": win}} for c, lx, win in TOOLKITS],
+        "arch_drivers": [{"compute_capability": cc, "min_driver": floors, "source": src}
+                         for cc, floors, src in ARCH_DRIVERS],
         "gpus": gpus,
         "gpus_source": "NV-GPU; GeForce 900 to 50 series, workstation, data-centre and Jetson parts",
         "releases": list(reversed(build_releases())),

@@ -77,10 +77,13 @@ def decode_output(data: bytes) -> str:
 
 def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
         env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
-        stream: Optional[Callable[[str], None]] = None, record: bool = True) -> CommandResult:
+        stream: Optional[Callable[[str], None]] = None, record: bool = True,
+        inherit_stdout: bool = False) -> CommandResult:
     """Run argv without a shell; capture output; never raise for a failing or missing tool.
 
     With ``stream``, each output line is passed to it as it arrives (progress for long installs).
+    With ``inherit_stdout`` (and ``stream``), the command writes straight to our stdout (so a terminal shows
+    pip's own progress bar) and only its stderr is streamed and kept.
     """
     argv = [str(a) for a in argv]
     start = time.monotonic()
@@ -96,7 +99,11 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
             result = CommandResult(argv, completed.returncode, decode_output(completed.stdout),
                                    decode_output(completed.stderr))
         else:
-            result = _run_streaming(argv, timeout, full_env, cwd, stream)
+            result = _run_streaming(argv, timeout, full_env, cwd, stream, inherit_stdout)
+    except KeyboardInterrupt:
+        if record:  # the log then shows what was running when Ctrl+C came
+            COMMAND_LOG.add(CommandResult(argv, None, duration_s=time.monotonic() - start, error="interrupted"))
+        raise
     except subprocess.TimeoutExpired as exc:
         result = CommandResult(argv, None, decode_output(exc.stdout or b""),
                                decode_output(exc.stderr or b""), timed_out=True,
@@ -114,10 +121,11 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
 
 
 def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapping[str, str]],
-                   cwd: Optional[str], stream: Callable[[str], None]) -> CommandResult:
-    """Run with stdout and stderr merged, passing each line on as it arrives."""
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=env, cwd=cwd)
+                   cwd: Optional[str], stream: Callable[[str], None], inherit_stdout: bool = False) -> CommandResult:
+    """Run with stdout and stderr merged (or stdout inherited), passing each captured line on as it arrives."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=None if inherit_stdout else subprocess.PIPE,
+                            stderr=subprocess.PIPE if inherit_stdout else subprocess.STDOUT, env=env, cwd=cwd)
+    piped = proc.stderr if inherit_stdout else proc.stdout
     lines: List[str] = []
     killed = threading.Event()
 
@@ -129,8 +137,8 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
     if timer:
         timer.start()
     try:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
+        assert piped is not None
+        for raw in piped:
             line = decode_output(raw).rstrip("\r\n")
             lines.append(line)
             stream(line)
@@ -144,4 +152,6 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
             timer.cancel()
     if killed.is_set():
         raise subprocess.TimeoutExpired(argv, timeout or 0, output="\n".join(lines).encode())
+    if inherit_stdout:
+        return CommandResult(argv, proc.returncode, "", "\n".join(lines))
     return CommandResult(argv, proc.returncode, "\n".join(lines), "")

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import time
 import traceback
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from pybootstrap import _subprocess, environments, render, settings
-from pybootstrap.errors import (ExitCode, InstallError, IntegrityError, NetworkError, NoCompatibleBuildError,
-                                PybootstrapError, UsageError)
+from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, IntegrityError, NetworkError,
+                                NoCompatibleBuildError, PybootstrapError, UsageError)
 from pybootstrap.hardware import Hardware, apply_overrides, detect
 from pybootstrap.manifest import Manifest, load_manifest
-from pybootstrap.planner import Plan, Request, plan, summarize_rejections
-
-# pip output that means the network, not the package, failed
-_NETWORK_RE = re.compile(
-    r"Could not fetch URL|ConnectionError|Connection (?:reset|refused|aborted)|Max retries exceeded|"
-    r"Read timed out|ProxyError|NewConnectionError|Temporary failure in name resolution|"
-    r"HTTP error (?:4\d\d|5\d\d)|\b(?:404|403|500|502|503) Client Error|\b(?:404|403) Not Found|"
-    r"IncompleteRead|ChunkedEncodingError|ProtocolError|CondaHTTPError|Remote end closed connection|"
-    r"Network is unreachable|SSLError|CERTIFICATE_VERIFY_FAILED", re.I)
-_HASH_RE = re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES|hash mismatch", re.I)
-
+from pybootstrap.planner import Plan, plan, summarize_rejections
 
 # --- shared steps -----------------------------------------------------------------------------
 
@@ -57,8 +48,6 @@ def _hardware(args: Any, sources: Dict[str, str], manifest: Manifest, python_ver
 
 
 def _unsupported_platform(hw: Hardware) -> None:
-    from pybootstrap.errors import EnvironmentProblem
-
     if hw.os not in ("windows", "linux"):
         raise EnvironmentProblem(f"unsupported operating system: {hw.os}",
                                  "pybootstrap installs PyTorch on Windows and Linux. On macOS, "
@@ -265,11 +254,18 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
         if target.exists:
             info = environments.interpreter_info(str(target.python))
             environments.check_allowed(target, info)
-            version = info["version"] if info else None
+            if info is None:
+                raise EnvironmentProblem(f"{target.python} does not run, so {target.prefix} cannot be used",
+                                         "The environment is broken (its base Python may have been removed or "
+                                         "upgraded). Delete that folder and run again, or choose another target.")
+            version = info["version"]
     with run.step("detect"):
         hw = _hardware(args, sources, manifest, version)
     with run.step("plan"):
         p = _plan(args, sources, manifest, hw)
+        if (p.status != "ok" and target.kind == "conda" and not target.exists
+                and not getattr(args, "python_version", None)):
+            p, hw = _plan_for_new_conda_env(args, sources, manifest, hw, p)
     run.document.update(_plan_doc(p))
     run.document["schema"] = "pybootstrap.install/1"
     run.document["target"] = target.to_dict()
@@ -281,9 +277,12 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
             _show_plan(p)
         raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
     build = p.build
+    _check_target_fits(build, target)
     if p.request.offline:
         check_wheelhouse(list(p.request.find_links))
-    steps = _install_steps(p, target, args, environ, hw)
+    previous = environments.read_state(target.prefix) if target.prefix.is_dir() else None
+    recreate = target.kind == "venv" and bool(previous) and previous.get("status") == "creating"
+    steps = _install_steps(p, target, args, hw, recreate)
     run.document["steps"] = [list(s) for s in steps]
     if not args.json:
         _show_plan(p)
@@ -295,7 +294,7 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
         run.document["dry_run"] = True
         return int(ExitCode.OK)
     build_dict = build.to_dict()
-    if target.exists and environments.is_marked_good(target.prefix, build_dict):
+    if target.exists and not recreate and environments.is_marked_good(target.prefix, build_dict):
         with run.step("verify"):
             ver = _verify_target(str(target.python), hw, build_dict, manifest)
         if ver.status == "ok":
@@ -304,32 +303,37 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
             render.message(f"torch {build.torch} {build.variant} is already installed and verified in "
                            f"{target.prefix}", "ok")
             return int(ExitCode.OK)
-    interactive = pip_inst.stdout_is_terminal() and not args.json
+    # on a terminal pip writes to our stdout itself (its own progress bar), so stdout must be the terminal too
+    interactive = (pip_inst.stdout_is_terminal() and _isatty(sys.stdout) and not args.json
+                   and render.verbosity() >= 0)
     with run.step("environment"):
-        if not target.exists:
+        if not target.exists or recreate:
             render.message(f"creating {target.describe()}", "info")
             if target.kind == "conda":
-                result = _subprocess.run(conda_inst.create_argv(target.conda_exe, str(target.prefix),
-                                                                ".".join(hw.python_version.split(".")[:2]),
-                                                                offline=args.offline,
-                                                                channels=build.conda_channels),
-                                         timeout=conda_inst.CONDA_TIMEOUT_S, env=conda_inst.conda_env())
-                _raise_for(result, "creating the conda environment")
+                _run_with_retry(steps[0], conda_inst.conda_env(), False, "conda create",
+                                timeout=conda_inst.CONDA_TIMEOUT_S)
             else:
-                environments.create_venv(target)
+                environments.create_venv(target, clear=recreate)
             info = environments.interpreter_info(str(target.python))
+            if info is None:
+                raise InstallError(f"the new environment's Python {target.python} does not run",
+                                   "Delete the folder and run again; see the log for the commands run.")
             environments.check_allowed(target, info)
         environments.mark_installing(target.prefix, build_dict)
     with run.step("install"):
-        _replace_torch_family(target, build, hw, manifest)
+        replaced = _replace_torch_family(target, build, unfinished=bool(previous)
+                                         and previous.get("status") == "installing")
+        if replaced:
+            run.document["replaced"] = replaced
         for command in p.commands:
             if command[0] == conda_inst.CONDA:
                 argv = conda_inst.install_argv(command, target.conda_exe or "conda", str(target.prefix))
-                env = conda_inst.conda_env()
+                env, label, timeout = conda_inst.conda_env(), "conda install", conda_inst.CONDA_TIMEOUT_S
             else:
                 argv = pip_inst.install_argv(command, str(target.python), interactive=interactive)
-                env = pip_inst.pip_env()
-            _run_with_retry(argv, env, interactive, " ".join(command[:4]))
+                env, label, timeout = pip_inst.pip_env(), "pip install", pip_inst.PIP_TIMEOUT_S
+            _run_with_retry(argv, env, interactive and label == "pip install", label, index_url=build.index_url,
+                            timeout=timeout)
     with run.step("verify"):
         ver = _verify_target(str(target.python), hw, build_dict, manifest)
     run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
@@ -341,19 +345,58 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
     return int(ExitCode.OK)
 
 
-def _install_steps(p: Plan, target: environments.Target, args: Any, environ: Dict[str, str],
-                   hw: Hardware) -> List[List[str]]:
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _check_target_fits(build: Any, target: environments.Target) -> None:
+    """--installer conda needs a conda environment; a conda environment needs conda to create or fill it."""
+    if build.environment == "conda" and target.kind != "conda":
+        raise UsageError(f"--installer conda installs into a conda environment, not into {target.describe()}",
+                         "Give --conda-env NAME or --conda-prefix DIR (or no target at all: a conda environment "
+                         "under the pybootstrap home), or drop --installer conda.")
+    if target.kind == "conda" and not target.conda_exe and (build.installer == "conda" or not target.exists):
+        raise EnvironmentProblem("conda was not found", "Install Miniforge, or give --conda-exe PATH.")
+
+
+def _python_key(version: str) -> Tuple[int, ...]:
+    return tuple(int(x) for x in version.split(".") if x.isdigit())
+
+
+def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manifest, hw: Hardware,
+                            first: Plan) -> Tuple[Plan, Hardware]:
+    """A conda environment that does not exist yet can have any Python: take the newest one a build fits."""
+    own = ".".join(hw.python_version.split(".")[:2])
+    versions = sorted({py for release in manifest.releases for variant in release.variants
+                       for py in release.python_for(variant, hw.os)}, key=_python_key, reverse=True)
+    for python in versions:
+        if python == own:
+            continue
+        candidate = dataclasses.replace(hw, python_version=python)
+        p = _plan(args, sources, manifest, candidate)
+        if p.status == "ok":
+            why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "
+                   f"{hw.os} packages for Python {own} (the Python running pybootstrap)")
+            return dataclasses.replace(p, reasons=p.reasons + (why,)), candidate
+    return first, hw
+
+
+def _install_steps(p: Plan, target: environments.Target, args: Any, hw: Hardware,
+                   recreate: bool = False) -> List[List[str]]:
     """Every command install would run, concretely (for --dry-run and the log)."""
     from pybootstrap.installers import conda as conda_inst, pip as pip_inst
 
     steps: List[List[str]] = []
-    if not target.exists:
+    if not target.exists or recreate:
         if target.kind == "conda":
             steps.append(conda_inst.create_argv(target.conda_exe or "conda", str(target.prefix),
                                                 ".".join(hw.python_version.split(".")[:2]),
                                                 offline=args.offline, channels=p.build.conda_channels))
         else:
-            steps.append([sys.executable, "-m", "venv", str(target.prefix)])
+            steps.append(environments.venv_argv(target, clear=recreate))
     for command in p.commands:
         if command[0] == conda_inst.CONDA:
             steps.append(conda_inst.install_argv(command, target.conda_exe or "conda", str(target.prefix)))
@@ -362,76 +405,182 @@ def _install_steps(p: Plan, target: environments.Target, args: Any, environ: Dic
     return steps
 
 
-def _run_with_retry(argv: List[str], env: Dict[str, str], interactive: bool, label: str) -> None:
-    """Run an install command; retry once when the network failed; map failures to exit codes."""
-    stream = None
-    if not interactive and render.verbosity() >= 0:
-        def stream(line: str) -> None:  # a concise line per step when not on a terminal
-            if line.startswith(("Collecting", "Downloading", "Installing collected", "Successfully",
-                                "Looking in", "ERROR", "Requirement already")) or render.verbosity() > 0:
-                render.message("  " + line.strip(), "dim")
-    elif interactive:
-        def stream(line: str) -> None:
+# --- running install commands: progress, retries, failures mapped to exit codes -------------------
+
+RETRIES = 3  # attempts of one install command when the network failed
+RETRY_BACKOFF_S = 2.0  # the wait before attempt n is RETRY_BACKOFF_S * (n - 1)
+
+# pip / conda output meaning a network failure worth another attempt (pip itself already retried
+# connection errors before the response; these are failures it does not retry: a body cut short, 5xx)
+_TRANSIENT_RE = re.compile(
+    r"Connection (?:reset|refused|aborted|broken)|Max retries exceeded|Read timed out|ConnectTimeout|"
+    r"NewConnectionError|Temporary failure in name resolution|Name or service not known|Network is unreachable|"
+    r"IncompleteRead|ChunkedEncodingError|ProtocolError|Remote end closed connection|RemoteDisconnected|"
+    r"ProxyError|HTTP error (?:5\d\d|429)|\b5\d\d Server Error|CondaHTTPError: HTTP (?:000|5\d\d)|"
+    r"not enough bytes were received|IncompleteDownload", re.I)
+# the network's or the index's fault, but another attempt would not help (exit 6 at once)
+_NETWORK_RE = re.compile(
+    r"HTTP error 4\d\d|\b4\d\d Client Error|SSLError|CERTIFICATE_VERIFY_FAILED|Could not fetch URL|CondaHTTPError|"
+    r"CondaSSLError", re.I)
+_HASH_RE = re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES|hash mismatch", re.I)
+_GOT_RE = re.compile(r"^\s*Got\s+([0-9a-fA-F]{32,128})\s*$", re.M)
+_NO_MATCH_RE = re.compile(r"No matching distribution found", re.I)
+_STEP_PREFIXES = ("Collecting", "Downloading", "Installing collected", "Successfully", "Looking in", "ERROR",
+                  "Requirement already", "Processing", "Uninstalling",  # pip
+                  "Solving environment", "Preparing transaction", "Verifying transaction",
+                  "Executing transaction")  # conda
+
+
+def _progress(interactive: bool) -> Optional[Callable[[str], None]]:
+    """On a terminal pip draws its own progress (its stdout is ours); otherwise one concise line per step."""
+    if interactive:
+        def passthrough(line: str) -> None:  # pip's stderr: warnings and errors, as they come
             sys.stderr.write(line + "\n")
-    result = None
-    for attempt in (1, 2):
-        result = _subprocess.run(argv, timeout=3600, env=env, stream=stream)
+            sys.stderr.flush()
+        return passthrough
+    if render.verbosity() < 0:
+        return None
+
+    def concise(line: str) -> None:
+        if line.startswith(_STEP_PREFIXES) or render.verbosity() > 0:
+            render.message("  " + line.strip(), "dim")
+    return concise
+
+
+def _run_with_retry(argv: List[str], env: Dict[str, str], interactive: bool, label: str, *,
+                    index_url: Optional[str] = None, timeout: float = 3600.0) -> None:
+    """Run an install command; retry transient network failures; map failures to exit codes.
+
+    pip before 25.1 does not notice a download cut short (urllib3 1.26 does not enforce Content-Length) and
+    reports it as a hash mismatch: a mismatch is retried, and only the same wrong file twice is an integrity
+    failure.
+    """
+    stream = _progress(interactive)
+    wrong_files: List[Tuple[str, ...]] = []
+    result: Optional[_subprocess.CommandResult] = None
+    attempt = 0
+    for attempt in range(1, RETRIES + 1):
+        result = _subprocess.run(argv, timeout=timeout, env=env, stream=stream,
+                                 inherit_stdout=interactive and stream is not None)
         if result.ok:
             return
         text = result.stdout + "\n" + result.stderr
         if _HASH_RE.search(text):
-            raise IntegrityError(f"{label}: a downloaded file did not match its published hash",
-                                 "A proxy or mirror altered the file; check it, then run again.\n"
-                                 + result.output_tail(10))
-        if not (_NETWORK_RE.search(text) or result.timed_out) or attempt == 2:
+            got = tuple(_GOT_RE.findall(text))
+            if got in wrong_files:
+                raise IntegrityError(f"{label}: a downloaded file did not match its published hash, twice the same",
+                                     "A proxy or mirror serves a different file than the index lists; check it "
+                                     "(or the --find-links folder), then run again.\n" + result.output_tail(10))
+            wrong_files.append(got)
+            why = "a download did not match its published hash (a connection cut short does this)"
+        elif result.timed_out or _TRANSIENT_RE.search(text):
+            why = "network failure"
+        else:
             break
-        render.message("  network failure; retrying once", "warn")
-        time.sleep(2)
+        if attempt < RETRIES:
+            render.message(f"  {why}; retrying ({attempt + 1}/{RETRIES})", "warn")
+            time.sleep(RETRY_BACKOFF_S * attempt)
     assert result is not None
-    _raise_for(result, label)
+    _raise_for(result, label, index_url=index_url, attempts=attempt)
 
 
-def _raise_for(result: _subprocess.CommandResult, label: str) -> None:
+def _key_line(text: str, pattern: "re.Pattern[str]") -> Optional[str]:
+    """The first output line matching pattern, shortened, secrets redacted."""
+    from pybootstrap.redact import redact
+
+    for line in text.splitlines():
+        if pattern.search(line):
+            line = line.strip()
+            return redact(line if len(line) <= 240 else line[:237] + "...")
+    return None
+
+
+def _index_problem(index_url: Optional[str]) -> Optional[str]:
+    """After 'No matching distribution': is the index itself missing? (None: it answers for torch.)"""
+    if not index_url or not index_url.startswith(("http://", "https://")):
+        return None
+    from pybootstrap._download import fetch_bytes
+
+    try:
+        fetch_bytes(index_url.rstrip("/") + "/torch/", timeout=15.0, retries=1)
+    except NetworkError as exc:
+        return exc.message
+    return None
+
+
+def _raise_for(result: _subprocess.CommandResult, label: str, *, index_url: Optional[str] = None,
+               attempts: int = 1) -> None:
+    """A failed command as the error of its exit code: 6 for the network or the index, else 4."""
     if result.ok:
         return
     text = result.stdout + "\n" + result.stderr
     tail = result.output_tail(12)
-    if result.timed_out or _NETWORK_RE.search(text):
-        raise NetworkError(f"{label}: the package index could not be reached or a download failed (after retries)",
-                           "Check the network, proxy (HTTPS_PROXY) and --index-url/--mirror; then run again.\n"
-                           + tail)
+    after = f" (after {attempts} attempts)" if attempts > 1 else ""
+    net_advice = "Check the network, the proxy (HTTPS_PROXY) and --index-url/--mirror; then run again.\n"
+    if _HASH_RE.search(text):
+        raise NetworkError(f"{label}: downloads kept breaking off: each attempt got a different, incomplete "
+                           f"file{after}", net_advice + tail)
+    if result.timed_out:
+        raise NetworkError(f"{label}: {result.error}{after}", net_advice + tail)
+    line = _key_line(text, _TRANSIENT_RE) or _key_line(text, _NETWORK_RE)
+    if line:
+        raise NetworkError(f"{label}: the package index could not be reached or a download failed{after}: {line}",
+                           net_advice + tail)
+    if _NO_MATCH_RE.search(text):
+        problem = _index_problem(index_url)
+        if problem:
+            raise NetworkError(f"{label}: the package index has no torch: {problem}",
+                               "Check --index-url / --mirror (the PyTorch index is "
+                               "https://download.pytorch.org/whl/<variant>).\n" + tail)
     if result.returncode is None:
         raise InstallError(f"{label}: {result.error}", "Check that the target environment is intact.")
     raise InstallError(f"{label} failed (exit {result.returncode})", "See the output below and the log.\n" + tail)
 
 
-def _replace_torch_family(target: environments.Target, build: Any, hw: Hardware, manifest: Manifest) -> None:
-    """When the target holds another torch build, remove only the torch family first, and say so."""
+# --- replacing another torch build ---------------------------------------------------------------
+
+_CONDA_FAMILY = ("pytorch", "torchvision", "torchaudio", "pytorch-cuda", "cpuonly", "pytorch-mutex")
+_PIP_FAMILY = ("torch", "torchvision", "torchaudio")
+
+
+def _replace_torch_family(target: environments.Target, build: Any, *, unfinished: bool = False) -> Optional[dict]:
+    """When the target holds another torch build (or a broken one), remove only the torch family first."""
     if not target.python.exists():
-        return
+        return None
     from pybootstrap.installers import conda as conda_inst, pip as pip_inst
     from pybootstrap.verify import run_probe
 
     probe = run_probe(str(target.python), timeout=120)
     current = probe.get("torch_version")
-    if not current:
-        return
-    wanted_local = build.variant
-    base, _, local = current.partition("+")
-    cuda_build = probe.get("cuda_build")
-    same = base == build.torch and (local == wanted_local if local else
-                                    (bool(cuda_build) == bool(build.cuda)))
-    if same:
-        return
-    render.message(f"replacing torch {current} with {build.torch}+{build.variant} (only the torch family)", "warn")
-    family = ["torch", "torchvision", "torchaudio"]
-    if target.kind == "conda" and build.installer == "conda":
-        result = _subprocess.run(conda_inst.remove_argv(target.conda_exe or "conda", str(target.prefix),
-                                                        ["pytorch", "torchvision", "torchaudio"]),
-                                 timeout=1800, env=conda_inst.conda_env())
+    error = probe.get("import_error") or ""
+    broken = bool(error) and "No module named 'torch'" not in error
+    wanted = f"{build.torch}+{build.variant}"
+    if current:
+        base, _, local = current.partition("+")
+        same = base == build.torch and (local == build.variant if local else
+                                        bool(probe.get("cuda_build")) == bool(build.cuda))
+        if same and not unfinished:
+            return None
+        why = ("the last install into this environment did not finish" if same else
+               f"it holds torch {current}, not {wanted}")
+    elif broken:
+        why = f"its torch does not import ({error.splitlines()[0][:160]})"
     else:
-        result = pip_inst.run_pip(pip_inst.uninstall_argv(str(target.python), family), timeout=1800)
-    _raise_for(result, "removing the previous torch")
+        return None
+    render.message(f"replacing torch {current or '(broken)'} with {wanted} (only the torch family): {why}", "warn")
+    by_conda = environments.conda_installed(target.prefix, _CONDA_FAMILY) if target.kind == "conda" else []
+    if by_conda:
+        if not target.conda_exe:
+            raise EnvironmentProblem(f"torch in {target.prefix} was installed by conda, and conda was not found",
+                                     "Give --conda-exe PATH.")
+        result = _subprocess.run(conda_inst.remove_argv(target.conda_exe, str(target.prefix), by_conda),
+                                 timeout=1800, env=conda_inst.conda_env())
+        _raise_for(result, "conda remove")
+    by_pip = [n for n in _PIP_FAMILY if ("pytorch" if n == "torch" else n) not in by_conda]
+    if by_pip:
+        _raise_for(pip_inst.run_pip(pip_inst.uninstall_argv(str(target.python), by_pip), timeout=1800),
+                   "pip uninstall")
+    return {"from": current, "to": wanted, "why": why}
 
 
 # --- verify -----------------------------------------------------------------------------------
@@ -460,8 +609,6 @@ def run_verify(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> i
 
 
 def _verify(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    from pybootstrap.errors import EnvironmentProblem
-
     manifest = _manifest(args)
     target = environments.resolve_target(args, sources, run.home, environ)
     if not target.python.exists():
@@ -546,7 +693,7 @@ def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, 
     if tags:
         argv += ["--only-binary", ":all:"]
     render.message(f"downloading torch {build.torch} {build.variant} wheels into {dest}", "title")
-    _run_with_retry(argv, pip_inst.pip_env(), False, "pip download")
+    _run_with_retry(argv, pip_inst.pip_env(), False, "pip download", index_url=build.index_url)
     files = sorted(f for f in dest.iterdir() if f.suffix in (".whl", ".gz", ".zip"))
     listing = {"schema": "pybootstrap.wheelhouse/1", "build": build.to_dict(),
                "files": {f.name: file_sha256(f) for f in files}}

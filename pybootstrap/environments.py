@@ -9,13 +9,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from pybootstrap import _subprocess
 from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
 
 STATE_FILE = "pybootstrap-state.json"
 DEFAULT_ENV = "torch"
+DEFAULT_CONDA_ENV = "torch-conda"
 _INFO_CODE = ("import json, os, sys; print(json.dumps({'executable': sys.executable, 'prefix': sys.prefix, "
               "'base_prefix': getattr(sys, 'base_prefix', sys.prefix), 'version': '.'.join(map(str, "
               "sys.version_info[:3])), 'conda': os.path.isdir(os.path.join(sys.prefix, 'conda-meta'))}))")
@@ -82,8 +83,11 @@ def conda_prefix_for_name(conda_exe: str, name: str) -> Path:
         info = json.loads(result.stdout)
     except ValueError:
         raise InstallError(f"`{conda_exe} info --json` printed no JSON", "Check the conda installation.") from None
+    root = Path(info["root_prefix"]) if info.get("root_prefix") else None
+    if name == "base" and root is not None:
+        return root
     for env in info.get("envs", []) or []:
-        if Path(env).name == name:
+        if Path(env).name == name and Path(env) != root:  # the root prefix is "base", whatever its folder
             return Path(env)
     dirs = info.get("envs_dirs") or [str(Path(info.get("root_prefix", ".")) / "envs")]
     return Path(dirs[0]) / name
@@ -102,22 +106,32 @@ def resolve_target(args: Any, sources: Dict[str, str], home: Path, environ: Dict
         if info is None:
             raise EnvironmentProblem(f"--python {python}: not a working Python interpreter",
                                      "Give the full path of a python executable (python.exe on Windows).")
+        if info.get("conda"):  # the interpreter of a conda environment: conda may install into it
+            return Target("conda", Path(info["prefix"]), python, True,
+                          conda_exe=find_conda(getattr(args, "conda_exe", None), environ), source=src)
         return Target("python", Path(info["prefix"]), python, True, source=src)
-    if getattr(args, "conda_env", None) or getattr(args, "conda_prefix", None):
+    wants_conda = str(getattr(args, "installer", None) or "").strip().lower() == "conda"
+    if getattr(args, "conda_env", None) or getattr(args, "conda_prefix", None) or (wants_conda and not given):
         conda_exe = find_conda(getattr(args, "conda_exe", None), environ)
         if conda_exe is None:
             raise EnvironmentProblem("conda was not found", "Install Miniforge, or give --conda-exe PATH.")
-        if args.conda_prefix:
+        if getattr(args, "conda_prefix", None):
             prefix, name = Path(args.conda_prefix).expanduser().resolve(), None
-        else:
+        elif getattr(args, "conda_env", None):
             prefix, name = conda_prefix_for_name(conda_exe, args.conda_env), args.conda_env
+        else:  # --installer conda without a target: a dedicated conda environment under the pybootstrap home
+            prefix, name, src = home / "envs" / DEFAULT_CONDA_ENV, None, "default (--installer conda)"
         python = python_in(prefix, conda=True)
         return Target("conda", prefix, python, (prefix / "conda-meta").is_dir(), conda_exe=conda_exe,
                       conda_name=name, source=src)
     prefix = Path(args.venv).expanduser().resolve() if getattr(args, "venv", None) else home / "envs" / DEFAULT_ENV
     python = python_in(prefix, conda=False)
+    if prefix.exists() and not prefix.is_dir():
+        raise EnvironmentProblem(f"{prefix} is a file, not a folder for a virtual environment",
+                                 "Give --venv a new or empty folder, or the folder of an existing venv.")
     if prefix.exists() and not (prefix / "pyvenv.cfg").is_file():
-        if any(prefix.iterdir()):
+        creating = (read_state(prefix) or {}).get("status") == "creating"  # an interrupted creation: redone
+        if not creating and any(prefix.iterdir()):
             raise EnvironmentProblem(f"{prefix} exists and is not a virtual environment",
                                      "Give --venv a new or empty folder, or the folder of an existing venv.")
     return Target("venv", prefix, python, python.exists(), source=src)
@@ -125,8 +139,13 @@ def resolve_target(args: Any, sources: Dict[str, str], home: Path, environ: Dict
 
 def check_allowed(target: Target, info: Optional[Dict[str, Any]]) -> None:
     """Refuse pybootstrap's own interpreter and system Pythons (neither a venv nor a conda env)."""
-    own = {os.path.realpath(sys.prefix), os.path.realpath(sys.executable)}
-    if os.path.realpath(str(target.prefix)) in own or os.path.realpath(str(target.python)) in own:
+    # Compare environment prefixes, not resolved executables: a venv's bin/python is a symlink to its base
+    # interpreter, so every venv made from the Python that runs pybootstrap resolves to the same executable.
+    own = os.path.realpath(sys.prefix)
+    theirs = {os.path.realpath(str(target.prefix))}
+    if info and info.get("prefix"):
+        theirs.add(os.path.realpath(info["prefix"]))
+    if own in theirs:
         raise EnvironmentProblem(f"{target.python} is the interpreter running pybootstrap itself",
                                  "Install torch into its own environment: --venv DIR (or the default target).")
     if info and info.get("prefix") == info.get("base_prefix") and not info.get("conda"):
@@ -135,16 +154,32 @@ def check_allowed(target: Target, info: Optional[Dict[str, Any]]) -> None:
                                  "create a venv with that Python and pass --python VENV_PYTHON.")
 
 
-def create_venv(target: Target, base_python: Optional[str] = None) -> _subprocess.CommandResult:
-    """python -m venv PREFIX with the interpreter that runs pybootstrap (or base_python)."""
+def venv_argv(target: Target, *, clear: bool = False, base_python: Optional[str] = None) -> List[str]:
+    """python -m venv PREFIX, with the interpreter that runs pybootstrap (its base, when that is a venv)."""
     python = base_python or getattr(sys, "_base_executable", None) or sys.executable
-    target.prefix.parent.mkdir(parents=True, exist_ok=True)
-    result = _subprocess.run([python, "-m", "venv", str(target.prefix)], timeout=600)
+    return [python, "-m", "venv", *(["--clear"] if clear else []), str(target.prefix)]
+
+
+def create_venv(target: Target, base_python: Optional[str] = None, *, clear: bool = False) -> _subprocess.CommandResult:
+    """Create the venv; marked "creating" first, so an interrupted creation is redone, not used."""
+    target.prefix.mkdir(parents=True, exist_ok=True)
+    write_state(target.prefix, {"status": "creating"})
+    result = _subprocess.run(venv_argv(target, clear=clear, base_python=base_python), timeout=600)
     if not result.ok:
         raise InstallError(f"creating the venv {target.prefix} failed: {result.error or result.output_tail(5)}",
                            "Check that the folder is writable and the disk is not full. On Debian/Ubuntu, "
                            "install the python3-venv package.")
     return result
+
+
+def conda_installed(prefix: Path, names: Sequence[str]) -> List[str]:
+    """Which of these packages conda itself installed in prefix (per conda-meta/NAME-VERSION-BUILD.json)."""
+    meta = prefix / "conda-meta"
+    if not meta.is_dir():
+        return []
+    files = [f.name for f in meta.glob("*.json")]
+    # "pytorch-2.5.1-py3.11_cuda12.4_0.json" is pytorch; "pytorch-cuda-12.4-h3fd98bf_7.json" is not
+    return [n for n in names if any(f.startswith(n + "-") and f[len(n) + 1:][:1].isdigit() for f in files)]
 
 
 # --- the state marker: only a verified environment is marked good ----------------------------

@@ -230,3 +230,223 @@ def write_index(root: Path, variant: str, wheels: Iterable[Path]) -> Path:
         links.append(f'<a href="{project}/">{project}</a><br>')
     (base / "index.html").write_text("<html><body>\n" + "\n".join(links) + "\n</body></html>\n")
     return base
+
+
+def build_broken_wheel(dest: Path, name: str, version: str) -> Path:
+    """A file named like a wheel whose content is not a zip archive: pip downloads it and fails to install it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    path.write_bytes(b"this is not a zip archive\n" * 64)
+    return path
+
+
+# --- a fake conda executable ----------------------------------------------------------------------
+
+FAKE_CONDA = r'''#!{python}
+"""A fake conda: appends its argv (as a JSON line) to a log, and simulates info / create / install / remove."""
+import json, shutil, sys
+from pathlib import Path
+
+STATE = json.loads(Path(__file__).resolve().with_name("fake_conda.json").read_text())
+args = sys.argv[1:]
+with open(STATE["log"], "a") as handle:
+    handle.write(json.dumps(args) + "\n")
+root = Path(STATE["root"])
+
+
+def prefix():
+    return Path(args[args.index("-p") + 1])
+
+
+def site(p):
+    return next(p.glob("lib/python3*/site-packages"))
+
+
+def positional():
+    out, skip = [], False
+    for a in args[1:]:
+        if skip:
+            skip = False
+        elif a in ("-p", "-c", "-n", "--prefix", "--channel"):
+            skip = True
+        elif not a.startswith("-"):
+            out.append(a)
+    return out
+
+
+def installed(p, name):
+    return [f for f in (p / "conda-meta").glob(name + "-*.json") if f.name[len(name) + 1:][:1].isdigit()]
+
+
+command = args[0] if args else ""
+if STATE.get("fail") == command:
+    sys.stderr.write("CondaError: simulated failure of conda " + command + "\n")
+    sys.exit(1)
+if args[:2] == ["info", "--json"]:
+    envs_dir = root / "envs"
+    envs = [str(root)] + sorted(str(p) for p in envs_dir.glob("*") if (p / "conda-meta").is_dir())
+    print(json.dumps({"conda_version": "24.9.2", "root_prefix": str(root), "envs_dirs": [str(envs_dir)],
+                      "envs": envs}))
+elif command == "create":
+    p = prefix()
+    shutil.copytree(STATE["template"], p, symlinks=True)  # a venv stands in for the new environment
+    (p / "conda-meta").mkdir()
+    (p / "conda-meta" / "history").write_text("")
+elif command == "install":
+    p = prefix()
+    specs = positional()
+    version = next(s for s in specs if s.startswith("pytorch=="))[len("pytorch=="):]
+    cuda = next((s.split("=")[1] for s in specs if s.startswith("pytorch-cuda=")), None)
+    sys.path.insert(0, STATE["fakes"])
+    import fake_torch
+    config = dict(STATE["torch_config"], version=version, cuda=cuda, available=bool(cuda))
+    fake_torch.install_into(site(p), config)
+    for spec in specs:
+        name, _, ver = spec.replace("==", "=").partition("=")
+        (p / "conda-meta" / f"{name}-{ver or '1.0'}-0.json").write_text(json.dumps({"name": name}))
+elif command == "remove":
+    p = prefix()
+    names = positional()
+    missing = [n for n in names if not installed(p, n)]
+    if missing:
+        sys.stderr.write("PackagesNotFoundError: The following packages are missing from the target environment:\n"
+                         + "".join("  - " + n + "\n" for n in missing))
+        sys.exit(1)
+    for n in names:
+        for f in installed(p, n):
+            f.unlink()
+        if n == "pytorch":
+            shutil.rmtree(site(p) / "torch", ignore_errors=True)
+else:
+    sys.stderr.write("fake conda: unsupported command " + " ".join(args) + "\n")
+    sys.exit(2)
+'''
+
+
+def write_fake_conda(bin_dir: Path, *, log: Path, root: Path, template: Path, torch_config: Dict,
+                     fail: Optional[str] = None) -> Path:
+    """bin_dir/conda: records argv to `log` (JSON lines); `create` copies the `template` venv; `install`
+    drops a fake torch (from `torch_config`, version and CUDA from the specs) into the environment."""
+    import sys
+
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (root / "envs").mkdir(parents=True, exist_ok=True)
+    (bin_dir / "fake_conda.json").write_text(json.dumps({
+        "log": str(log), "root": str(root), "template": str(template), "torch_config": torch_config,
+        "fakes": str(Path(__file__).resolve().parent), "fail": fail}))
+    exe = bin_dir / "conda"
+    exe.write_text(FAKE_CONDA.replace("{python}", sys.executable), encoding="utf-8")
+    exe.chmod(0o755)
+    return exe
+
+
+def conda_calls(log: Path) -> List[List[str]]:
+    """The argv lists the fake conda recorded, in order."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+# --- the shared test index and a template venv (built once per test session, whichever module asks first) ----
+
+RTX3070 = {"name": "NVIDIA GeForce RTX 3070", "capability": [8, 6]}
+# torch.cuda.get_arch_list() of the 2.5.1 / 2.14 CUDA 12 wheels on Linux (manifests/pytorch.json: archs.linux)
+ARCHS_CU12 = ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"]
+
+
+def gpu_config(version: str, cuda: str) -> Dict:
+    """A CUDA build that sees the RTX 3070 of tests/data/nvidia-smi/linux-wsl-rtx3070-*.txt."""
+    return torch_config(version, cuda, available=True, devices=[RTX3070], arch_list=ARCHS_CU12)
+
+
+def standard_index(root: Path) -> Path:
+    """PEP 503 indexes under root (built once; later calls reuse it):
+
+    /cu124        torch 2.5.1+cu124 (CUDA 12.4, sees an RTX 3070), torchvision 0.20.1+cu124, torchaudio 2.5.1+cu124
+    /cpu          the same release, +cpu (torch.version.cuda None)
+    /cu126        torch 2.14.1+cu126, torchvision 0.29.1+cu126 (no torchaudio is paired with 2.14)
+    /mislabelled  torch 2.5.1 without a local tag and without CUDA, as a CUDA index must never serve it
+    /broken/cu124 a torch 2.5.1+cu124 "wheel" that is not a zip archive (with the good companions)
+    /extra        sentinel 1.0, a package outside the torch family
+    """
+    done = root / ".complete"
+    if done.exists():
+        return root
+    wheels = root.parent / (root.name + "-wheels")
+    good = build_family(wheels / "cu124", "2.5.1", "cu124", gpu_config("2.5.1+cu124", "12.4"),
+                        torchvision="0.20.1", torchaudio="2.5.1")
+    write_index(root, "cu124", good)
+    write_index(root, "cpu", build_family(wheels / "cpu", "2.5.1", "cpu", torch_config("2.5.1+cpu"),
+                                          torchvision="0.20.1", torchaudio="2.5.1"))
+    write_index(root, "cu126", build_family(wheels / "cu126", "2.14.1", "cu126", gpu_config("2.14.1+cu126", "12.6"),
+                                            torchvision="0.29.1"))
+    plain = wheels / "mislabelled"
+    write_index(root, "mislabelled", [
+        build_wheel(plain, "torch", "2.5.1", torch_files(torch_config("2.5.1"))),
+        build_wheel(plain, "torchvision", "0.20.1", {"torchvision/__init__.py": "__version__ = '0.20.1'\n"},
+                    requires=["torch==2.5.1"]),
+        build_wheel(plain, "torchaudio", "2.5.1", {"torchaudio/__init__.py": "__version__ = '2.5.1'\n"},
+                    requires=["torch==2.5.1"])])
+    write_index(root / "broken", "cu124", [build_broken_wheel(wheels / "broken", "torch", "2.5.1+cu124")]
+                + [w for w in good if not w.name.startswith("torch-")])
+    write_index(root, "extra", [build_wheel(wheels / "extra", "sentinel", "1.0",
+                                            {"sentinel/__init__.py": "VALUE = 1\n"})])
+    done.write_text("ok")
+    return root
+
+
+def template_venv(path: Path) -> Path:
+    """A venv made once by the interpreter running the tests, with pip (see copy_venv).
+
+    On POSIX it is made --without-pip and gets the test runner's own pip by symbolic links (two links instead of
+    the ~2,400 files ensurepip writes, which every copy would repeat and pytest would have to delete again).
+    """
+    import subprocess
+    import sys
+
+    python = path / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    if (path / "pyvenv.cfg").is_file() and python.exists():
+        return path
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    pip_dir = _own_pip()
+    if sys.platform == "win32" or pip_dir is None:
+        subprocess.run([base, "-m", "venv", str(path)], check=True, capture_output=True, timeout=300)
+        return path
+    subprocess.run([base, "-m", "venv", "--without-pip", str(path)], check=True, capture_output=True, timeout=300)
+    site = _site_packages(path)
+    for item in [pip_dir, *pip_dir.parent.glob("pip-*.dist-info")]:
+        (site / item.name).symlink_to(item, target_is_directory=item.is_dir())
+    return path
+
+
+def _own_pip() -> Optional[Path]:
+    try:
+        import pip
+    except ImportError:
+        return None
+    return Path(pip.__file__).resolve().parent
+
+
+def _site_packages(prefix: Path) -> Path:
+    return next(prefix.glob("lib/python3*/site-packages"))
+
+
+def copy_venv(template: Path, dest: Path) -> Path:
+    """A working venv at dest that sees the template's site-packages (its pip) through a .pth file; what is
+    installed into it goes into its own site-packages. (Windows: a full copy.)"""
+    import os
+    import shutil
+    import sys
+
+    if sys.platform == "win32":
+        shutil.copytree(template, dest, symlinks=True)
+        return dest
+    (dest / "bin").mkdir(parents=True)
+    shutil.copy2(template / "pyvenv.cfg", dest / "pyvenv.cfg")
+    for exe in (template / "bin").iterdir():
+        if exe.is_symlink():
+            os.symlink(os.readlink(exe), dest / "bin" / exe.name)
+    site = dest / _site_packages(template).relative_to(template)
+    site.mkdir(parents=True)
+    (site / "_template_site.pth").write_text(str(_site_packages(template)) + "\n", encoding="utf-8")
+    return dest

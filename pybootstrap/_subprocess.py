@@ -7,7 +7,6 @@ import os
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, List, Mapping, Optional, Sequence
 
 from pybootstrap.redact import redact, redact_argv
@@ -15,17 +14,23 @@ from pybootstrap.redact import redact, redact_argv
 TAIL_LINES = 40
 
 
-@dataclass
 class CommandResult:
     """What one external command did."""
 
-    argv: List[str]
-    returncode: Optional[int]  # None: it could not start, or it timed out
-    stdout: str = ""
-    stderr: str = ""
-    duration_s: float = 0.0
-    timed_out: bool = False
-    error: Optional[str] = None  # why it could not start
+    __slots__ = ("argv", "returncode", "stdout", "stderr", "duration_s", "timed_out", "error")
+
+    def __init__(self, argv: List[str], returncode: Optional[int], stdout: str = "", stderr: str = "",
+                 duration_s: float = 0.0, timed_out: bool = False, error: Optional[str] = None) -> None:
+        self.argv = argv
+        self.returncode = returncode  # None: it could not start, or it timed out
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration_s = duration_s
+        self.timed_out = timed_out
+        self.error = error  # why it could not start
+
+    def __repr__(self) -> str:
+        return f"CommandResult({self.argv!r}, returncode={self.returncode}, timed_out={self.timed_out})"
 
     @property
     def ok(self) -> bool:
@@ -44,11 +49,11 @@ class CommandResult:
                 "error": self.error, "output_tail": self.output_tail()}
 
 
-@dataclass
 class CommandLog:
     """Every command run during one pybootstrap invocation, in order."""
 
-    results: List[CommandResult] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.results: List[CommandResult] = []
 
     def add(self, result: CommandResult) -> None:
         """Record a result."""

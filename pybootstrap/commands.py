@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import sys
 import time
@@ -375,12 +374,12 @@ def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manife
     for python in versions:
         if python == own:
             continue
-        candidate = dataclasses.replace(hw, python_version=python)
+        candidate = hw._replace(python_version=python)
         p = _plan(args, sources, manifest, candidate)
         if p.status == "ok":
             why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "
                    f"{hw.os} packages for Python {own} (the Python running pybootstrap)")
-            return dataclasses.replace(p, reasons=p.reasons + (why,)), candidate
+            return p._replace(reasons=p.reasons + (why,)), candidate
     return first, hw
 
 

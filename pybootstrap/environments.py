@@ -7,9 +7,8 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 from pybootstrap import _subprocess
 from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
@@ -22,8 +21,7 @@ _INFO_CODE = ("import json, os, sys; print(json.dumps({'executable': sys.executa
               "sys.version_info[:3])), 'conda': os.path.isdir(os.path.join(sys.prefix, 'conda-meta'))}))")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Where torch goes."""
 
     kind: str  # "venv" | "python" | "conda"

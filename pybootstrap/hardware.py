@@ -7,9 +7,8 @@ import platform
 import re
 import shutil
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from packaging.version import InvalidVersion
 
@@ -38,8 +37,7 @@ ADVICE = {
 }
 
 
-@dataclass(frozen=True)
-class Gpu:
+class Gpu(NamedTuple):
     """One physical GPU."""
 
     index: int
@@ -59,8 +57,7 @@ class Gpu:
                 "memory_mib": self.memory_mib, "vendor": self.vendor, "compute_capability_source": self.cc_source}
 
 
-@dataclass(frozen=True)
-class DetectIssue:
+class DetectIssue(NamedTuple):
     """Why detection could not report an NVIDIA GPU."""
 
     kind: str
@@ -72,8 +69,7 @@ class DetectIssue:
         return {"kind": self.kind, "message": self.message, "advice": self.advice}
 
 
-@dataclass(frozen=True)
-class Hardware:
+class Hardware(NamedTuple):
     """Everything the planner needs to know about the machine."""
 
     os: str
@@ -190,7 +186,7 @@ def hardware_from_report(report: nvidia_smi.SmiReport, manifest: Manifest, *, os
         gpu = _gpu_named(g.index, g.name, manifest, g.memory_mib)
         if g.compute_capability:
             major, minor = g.compute_capability.split(".")
-            gpu = replace(gpu, compute_capability=(int(major), int(minor)), cc_source="nvidia-smi")
+            gpu = gpu._replace(compute_capability=(int(major), int(minor)), cc_source="nvidia-smi")
         elif gpu.compute_capability is None:
             notes.append(f"compute capability of GPU {g.index} ({g.name or 'name not shown'}) is unknown; "
                          "pass --compute-capability to plan for it")
@@ -257,14 +253,17 @@ def find_nvidia_smi(os_name: str) -> Optional[str]:
     return next((str(p) for p in candidates if p.is_file()), None)
 
 
-@dataclass
 class SmiProbe:
     """Raw text from running nvidia-smi; failure is None when the query or the table answered."""
 
-    csv: Optional[str] = None
-    table: Optional[str] = None
-    failure: Optional[str] = None  # "timeout", "not-started", or nvidia-smi's own output
-    detail: str = ""
+    __slots__ = ("csv", "table", "failure", "detail")
+
+    def __init__(self, csv: Optional[str] = None, table: Optional[str] = None, failure: Optional[str] = None,
+                 detail: str = "") -> None:
+        self.csv = csv
+        self.table = table
+        self.failure = failure  # "timeout", "not-started", or nvidia-smi's own output
+        self.detail = detail
 
 
 def probe_nvidia_smi(exe: str, run: Runner = _subprocess.run) -> SmiProbe:
@@ -408,7 +407,7 @@ def _with_fallbacks(hw: Hardware, manifest: Manifest, run: Runner, list_other: b
         proc = parse_driver_version(nvidia_smi.parse_proc_version(read_text(PROC_NVIDIA + "/version") or ""))
         if proc is not None:
             cuda = hw.cuda_version or derive_cuda_version(proc, hw.os, manifest)
-            hw = replace(hw, driver_version=proc, notes=hw.notes + (f"driver {proc} read from {PROC_NVIDIA}/version",),
+            hw = hw._replace(driver_version=proc, notes=hw.notes + (f"driver {proc} read from {PROC_NVIDIA}/version",),
                          cuda_version=cuda, cuda_version_source=hw.cuda_version_source or (
                              "derived from the driver version" if cuda else None))
             if not hw.gpus and hw.error and hw.error.kind == "nvidia-smi-not-found":
@@ -416,9 +415,9 @@ def _with_fallbacks(hw: Hardware, manifest: Manifest, run: Runner, list_other: b
                 advice = (f"nvidia-smi is missing, but driver {proc} is loaded (read from {PROC_NVIDIA}); "
                           "the GPUs were read from there. Install the NVIDIA utilities (nvidia-smi) for full "
                           "detection, or pass --driver and --gpu to plan explicitly.")
-                hw = replace(hw, gpus=gpus, source="proc", error=replace(hw.error, advice=advice))
+                hw = hw._replace(gpus=gpus, source="proc", error=hw.error._replace(advice=advice))
     if list_other and not hw.nvidia_gpus:
-        hw = replace(hw, other_adapters=other_adapters(hw.os, run))
+        hw = hw._replace(other_adapters=other_adapters(hw.os, run))
     return hw
 
 
@@ -462,6 +461,6 @@ def apply_overrides(hw: Hardware, manifest: Manifest, *, os_name: Optional[str] 
         return hw
     if "gpus" in changes and hw.driver_version is None and "driver_version" not in changes:
         said.append("no driver given: add --driver to plan a CUDA build")
-    return replace(hw, overrides=hw.overrides + tuple(said), source="what-if"
+    return hw._replace(overrides=hw.overrides + tuple(said), source="what-if"
                    if hw.source in ("none", "nvidia-smi") and ("gpus" in changes or "driver_version" in changes)
                    else hw.source, **changes)

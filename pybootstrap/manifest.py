@@ -7,9 +7,8 @@ import functools
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -57,8 +56,7 @@ class DriverVersion:
         return self.key.major
 
 
-@dataclass(frozen=True)
-class ArchList:
+class ArchList(NamedTuple):
     """GPU code in a build: SASS (cubins) and PTX, as compute capabilities."""
 
     sass: FrozenSet[Capability]
@@ -84,16 +82,14 @@ class ArchList:
         return out + [f"compute_{a}{b}" for a, b in sorted(self.ptx)]
 
 
-@dataclass(frozen=True)
-class CondaSelector:
+class CondaSelector(NamedTuple):
     """The conda package that selects the variant, and the channels it needs."""
 
     package: str
     channels: Tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Variant:
+class Variant(NamedTuple):
     """One published wheel index of a release (cpu, cu118, rocm6.1, xpu, ...)."""
 
     name: str
@@ -110,8 +106,7 @@ class Variant:
         return arch in self.platforms.get(os_name, ())
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     """One PyTorch release with its companion packages and variants."""
 
     torch: Version
@@ -138,8 +133,7 @@ class Release:
         return self.python.get(os_name, ())
 
 
-@dataclass(frozen=True)
-class CudaFamily:
+class CudaFamily(NamedTuple):
     """Minor-version-compatibility driver floor of a CUDA major version, per OS."""
 
     major: int
@@ -147,16 +141,14 @@ class CudaFamily:
     source: str
 
 
-@dataclass(frozen=True)
-class ToolkitDriver:
+class ToolkitDriver(NamedTuple):
     """The driver that shipped with a CUDA toolkit (NVIDIA release notes, Table 3)."""
 
     cuda: Version
     min_driver: Mapping[str, Optional[DriverVersion]]
 
 
-@dataclass(frozen=True)
-class ArchDriver:
+class ArchDriver(NamedTuple):
     """The first driver that supports a GPU architecture; older drivers cannot run CUDA on such a GPU."""
 
     compute_capability: Capability
@@ -164,16 +156,14 @@ class ArchDriver:
     source: str
 
 
-@dataclass(frozen=True)
-class GpuEntry:
+class GpuEntry(NamedTuple):
     """A GPU name fragment and its compute capability."""
 
     match: str
     compute_capability: Capability
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """The validated manifest."""
 
     schema_version: int

@@ -6,7 +6,6 @@ Every function here takes text and returns values; none runs anything, none rais
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 #: The structured query, first choice (compute_cap needs driver 510+; older drivers refuse the field).
@@ -19,29 +18,44 @@ _NULLISH = {"", "n/a", "[n/a]", "err!", "[unknown error]", "[not supported]", "n
             "[requested functionality has been deprecated]"}
 
 
-@dataclass
 class SmiGpu:
     """One physical GPU as nvidia-smi printed it (name None when the output does not say)."""
 
-    index: int
-    name: Optional[str]
-    memory_mib: Optional[int] = None
-    compute_capability: Optional[str] = None
-    name_truncated: bool = False
+    __slots__ = ("index", "name", "memory_mib", "compute_capability", "name_truncated")
+
+    def __init__(self, index: int, name: Optional[str], memory_mib: Optional[int] = None,
+                 compute_capability: Optional[str] = None, name_truncated: bool = False) -> None:
+        self.index = index
+        self.name = name
+        self.memory_mib = memory_mib
+        self.compute_capability = compute_capability
+        self.name_truncated = name_truncated
+
+    def __repr__(self) -> str:
+        return f"SmiGpu({self.index}, {self.name!r}, memory_mib={self.memory_mib}, cc={self.compute_capability})"
 
 
-@dataclass
 class SmiReport:
     """What one piece of nvidia-smi output says."""
 
-    form: str  # "csv" | "table" | "list" | "error" | "unknown"
-    driver_version: Optional[str] = None
-    cuda_version: Optional[str] = None
-    smi_version: Optional[str] = None
-    gpus: List[SmiGpu] = field(default_factory=list)
-    mig_devices: int = 0
-    error_kind: Optional[str] = None
-    warnings: List[str] = field(default_factory=list)
+    __slots__ = ("form", "driver_version", "cuda_version", "smi_version", "gpus", "mig_devices", "error_kind",
+                 "warnings")
+
+    def __init__(self, form: str, driver_version: Optional[str] = None, cuda_version: Optional[str] = None,
+                 smi_version: Optional[str] = None, gpus: Optional[List[SmiGpu]] = None, mig_devices: int = 0,
+                 error_kind: Optional[str] = None, warnings: Optional[List[str]] = None) -> None:
+        self.form = form  # "csv" | "table" | "list" | "error" | "unknown"
+        self.driver_version = driver_version
+        self.cuda_version = cuda_version
+        self.smi_version = smi_version
+        self.gpus: List[SmiGpu] = gpus if gpus is not None else []
+        self.mig_devices = mig_devices
+        self.error_kind = error_kind
+        self.warnings: List[str] = warnings if warnings is not None else []
+
+    def __repr__(self) -> str:
+        return (f"SmiReport({self.form!r}, driver={self.driver_version}, cuda={self.cuda_version}, "
+                f"gpus={self.gpus!r}, error={self.error_kind})")
 
 
 # --- errors ---------------------------------------------------------------------------------

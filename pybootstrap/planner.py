@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from packaging.version import Version
 
@@ -15,8 +14,7 @@ PACKAGES = ("torch", "torchvision", "torchaudio")
 _OS_NAMES = {"windows": "Windows", "linux": "Linux", "macos": "macOS"}
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What the user asked for; None means "choose automatically"."""
 
     torch: Optional[str] = None  # "2.5.1" exact, or "2.5" = the newest 2.5.x
@@ -30,8 +28,7 @@ class Request:
     offline: bool = False
 
 
-@dataclass(frozen=True)
-class Build:
+class Build(NamedTuple):
     """The chosen build and where it comes from."""
 
     torch: str
@@ -57,8 +54,7 @@ class Build:
                 "arch_list": list(self.archs)}
 
 
-@dataclass(frozen=True)
-class Rejection:
+class Rejection(NamedTuple):
     """A candidate that failed a rule, and the rule with its numbers."""
 
     build: str
@@ -70,8 +66,7 @@ class Rejection:
         return {"build": self.build, "reason": self.reason, "rule": self.rule}
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """The plan document: the build, the exact commands, and why."""
 
     status: str  # "ok" | "no-compatible-build"
@@ -92,13 +87,17 @@ class Plan:
                 "advice": self.advice, "hardware": self.hardware.to_dict()}
 
 
-@dataclass
 class _Outcome:
-    release: Release
-    variant: Variant
-    failure: Optional[Rejection] = None
-    driver_only: bool = False  # failed on the driver floor alone
-    notes: List[str] = field(default_factory=list)
+    """One candidate's result while planning (mutable scratch state, never returned)."""
+
+    __slots__ = ("release", "variant", "failure", "driver_only", "notes")
+
+    def __init__(self, release: Release, variant: Variant) -> None:
+        self.release = release
+        self.variant = variant
+        self.failure: Optional[Rejection] = None
+        self.driver_only = False  # failed on the driver floor alone
+        self.notes: List[str] = []
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -16,8 +15,7 @@ from pybootstrap.manifest import Capability, DriverVersion, OSES
 from pybootstrap.planner import PACKAGES, Request
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """A value and where it came from ("--variant", "PYBOOTSTRAP_VARIANT", "default", ...)."""
 
     value: object

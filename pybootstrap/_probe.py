@@ -1,12 +1,23 @@
 """Runs INSIDE the target interpreter (standard library and torch only) and prints one JSON object.
 
-Kept importable without torch: every torch access is guarded, every failure is reported as data.
+Kept importable without torch and compatible with old Pythons: every torch access is guarded, every
+failure is reported as data.
 """
 
 import json
+import os
 import sys
 import traceback
 import warnings
+
+MARK = "PYBOOTSTRAP-PROBE "
+
+
+def _isolate():
+    """Drop this script's folder from sys.path: pybootstrap's modules (errors, report, settings, ...) must not
+    shadow same-named top-level modules that torch or its dependencies import."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
 
 
 def _text(exc):
@@ -17,7 +28,7 @@ def probe():
     out = {"python": sys.executable, "python_version": ".".join(map(str, sys.version_info[:3])),
            "torch_version": None, "torch_file": None, "cuda_build": None, "cuda_available": False,
            "device_count": 0, "devices": [], "arch_list": [], "cudnn": None, "matmul": [],
-           "import_error": None, "errors": [], "warnings": []}
+           "import_error": None, "cuda_init_error": None, "errors": [], "warnings": []}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -35,6 +46,11 @@ def probe():
             out["device_count"] = int(torch.cuda.device_count()) if out["cuda_available"] else 0
         except BaseException as exc:
             out["errors"].append("cuda query: " + _text(exc))
+        if out["cuda_build"] and not out["cuda_available"] and hasattr(torch.cuda, "init"):
+            try:  # is_available() only says False; initialising says why (driver too old, no driver, ...)
+                torch.cuda.init()
+            except BaseException as exc:
+                out["cuda_init_error"] = _text(exc)
         try:
             out["arch_list"] = list(torch.cuda.get_arch_list()) if out["cuda_build"] else []
         except BaseException as exc:
@@ -48,7 +64,7 @@ def probe():
         for index in range(out["device_count"]):
             device = {"index": index, "name": None, "compute_capability": None}
             try:
-                device["name"] = torch.cuda.get_device_name(index)
+                device["name"] = str(torch.cuda.get_device_name(index))
                 major, minor = torch.cuda.get_device_capability(index)
                 device["compute_capability"] = "%d.%d" % (major, minor)
             except BaseException as exc:
@@ -71,18 +87,20 @@ def _matmul(torch, index):
             torch.cuda.synchronize(index)
         err = float((got - expected).abs().max())
         result["max_abs_err"] = err
-        result["ok"] = err < 1e-3
+        result["ok"] = err < 1e-3  # TF32 is off for matmul by default; float32 on 8x8 is far below this
     except BaseException as exc:
         result["error"] = _text(exc)
     return result
 
 
 def main():
+    _isolate()
     try:
         data = probe()
     except BaseException as exc:  # the probe itself must always answer
         data = {"probe_error": _text(exc), "python": sys.executable}
-    sys.stdout.write("PYBOOTSTRAP-PROBE " + json.dumps(data) + "\n")
+    # a newline first: torch or a sitecustomize may have printed without one
+    sys.stdout.write("\n" + MARK + json.dumps(data, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import locale
 import os
-import subprocess
-import threading
 import time
 from typing import Callable, List, Mapping, Optional, Sequence
 
@@ -72,6 +69,8 @@ def decode_output(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    import locale
+
     for encoding in (locale.getpreferredencoding(False), "cp1252", "cp850"):
         try:
             return data.decode(encoding)
@@ -90,6 +89,8 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
     With ``inherit_stdout`` (and ``stream``), the command writes straight to our stdout (so a terminal shows
     pip's own progress bar) and only its stderr is streamed and kept.
     """
+    import subprocess  # imported on first use: detect and plan often run nothing
+
     argv = [str(a) for a in argv]
     start = time.monotonic()
     full_env = None
@@ -128,10 +129,14 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
 def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapping[str, str]],
                    cwd: Optional[str], stream: Callable[[str], None], inherit_stdout: bool = False) -> CommandResult:
     """Run with stdout and stderr merged (or stdout inherited), passing each captured line on as it arrives."""
+    import subprocess
+
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=None if inherit_stdout else subprocess.PIPE,
                             stderr=subprocess.PIPE if inherit_stdout else subprocess.STDOUT, env=env, cwd=cwd)
     piped = proc.stderr if inherit_stdout else proc.stdout
     lines: List[str] = []
+    import threading
+
     killed = threading.Event()
 
     def _kill() -> None:

@@ -85,42 +85,33 @@ def _target_flags(p: "argparse.ArgumentParser") -> None:
     g.add_argument("--log", metavar="FILE", help="where the verification log goes (default: <home>/logs/)")
 
 
-def build_parser() -> "argparse.ArgumentParser":
-    """The full parser: every command and flag of CONTRACT.md."""
-    _Parser = _parser_class()
-    parser = _Parser(prog="pybootstrap",
-                     description="Detect the NVIDIA driver and GPUs, choose the PyTorch build that will really "
-                                 "run here, install it and verify it.")
-    parser.add_argument("--version", action="version", version=f"pybootstrap {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("detect", help="report OS, architecture, Python, NVIDIA driver and GPUs")
+def _add_detect(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _common(p)
     _hardware_flags(p, what_if=False)
 
-    p = sub.add_parser("plan", help="detect, choose the build and print the exact commands; installs nothing")
+
+def _add_plan(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _common(p)
     _hardware_flags(p, what_if=True)
     _selection_flags(p)
     _source_flags(p)
     _target_flags(p)
 
-    p = sub.add_parser("install", help="plan, install into the target environment, verify, write the log")
-    _common(p)
-    _hardware_flags(p, what_if=True)
-    _selection_flags(p)
-    _source_flags(p)
-    _target_flags(p)
+
+def _add_install(p: "argparse.ArgumentParser", _Parser: type) -> None:
+    _add_plan(p, _Parser)
     p.add_argument("--dry-run", action="store_true", default=None, help="print what would run; change nothing")
 
-    p = sub.add_parser("verify", help="verify an existing environment and write the verification log")
+
+def _add_verify(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _common(p)
     _hardware_flags(p, what_if=False)
     _target_flags(p)
     p.add_argument("--torch", metavar="VERSION", help="the torch version the environment should hold")
     p.add_argument("--variant", help="the variant the environment should hold (cpu, cu124, ...)")
 
-    p = sub.add_parser("download", help="fetch every wheel a plan needs into DIR (for offline installs)")
+
+def _add_download(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _common(p)
     _hardware_flags(p, what_if=True)
     _selection_flags(p)
@@ -128,17 +119,43 @@ def build_parser() -> "argparse.ArgumentParser":
     p.add_argument("--to", metavar="DIR", help="the folder to fill (required)")
     p.add_argument("--log", metavar="FILE", help="where the log goes (default: <home>/logs/)")
 
-    p = sub.add_parser("diagnose", help="explain pasted output: nvidia-smi, a torch traceback, a pip error")
+
+def _add_diagnose(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _common(p)
     p.add_argument("file", metavar="FILE", help="a file with the text, or - for stdin")
 
-    p = sub.add_parser("manifest", help="check a manifest, or list its builds")
+
+def _add_manifest(p: "argparse.ArgumentParser", _Parser: type) -> None:
     msub = p.add_subparsers(dest="manifest_command", metavar="ACTION", parser_class=_Parser)
     m = msub.add_parser("validate", help="validate a manifest (default: the shipped one)")
     _common(m)
     m.add_argument("source", nargs="?", metavar="PATH_OR_URL", help="manifest file or https:// URL")
     m = msub.add_parser("show", help="list the releases and variants of the manifest")
     _common(m)
+
+
+_SUBCOMMANDS = {
+    "detect": ("report OS, architecture, Python, NVIDIA driver and GPUs", _add_detect),
+    "plan": ("detect, choose the build and print the exact commands; installs nothing", _add_plan),
+    "install": ("plan, install into the target environment, verify, write the log", _add_install),
+    "verify": ("verify an existing environment and write the verification log", _add_verify),
+    "download": ("fetch every wheel a plan needs into DIR (for offline installs)", _add_download),
+    "diagnose": ("explain pasted output: nvidia-smi, a torch traceback, a pip error", _add_diagnose),
+    "manifest": ("check a manifest, or list its builds", _add_manifest),
+}
+
+
+def build_parser(only: "Optional[str]" = None) -> "argparse.ArgumentParser":
+    """The full parser: every command and flag of CONTRACT.md (with `only`, just that command's flags)."""
+    _Parser = _parser_class()
+    parser = _Parser(prog="pybootstrap",
+                     description="Detect the NVIDIA driver and GPUs, choose the PyTorch build that will really "
+                                 "run here, install it and verify it.")
+    parser.add_argument("--version", action="version", version=f"pybootstrap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (text, add) in _SUBCOMMANDS.items():
+        if only is None or only == name:  # the other commands are never needed in this run
+            add(sub.add_parser(name, help=text), _Parser)
     return parser
 
 
@@ -188,7 +205,7 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
 
     json_requested = "--json" in argv
     try:
-        parser = build_parser()
+        parser = build_parser(only=argv[0] if argv and argv[0] in _SUBCOMMANDS else None)
         args = parser.parse_args(argv)
         if not args.command or (args.command == "manifest" and not args.manifest_command):
             parser.print_help(sys.stderr) if args.command is None else parser.parse_args(["manifest", "--help"])

@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 import sys
 import time
-import traceback
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from pybootstrap import _subprocess, environments, render, settings
-from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, IntegrityError, NetworkError,
-                                NoCompatibleBuildError, PybootstrapError, UsageError)
+from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError
 from pybootstrap.hardware import Hardware, apply_overrides, detect
 from pybootstrap.manifest import Manifest, load_manifest
 from pybootstrap.planner import Plan, plan, summarize_rejections
@@ -41,7 +38,7 @@ def _hardware(args: Any, sources: Dict[str, str], manifest: Manifest, python_ver
         raise UsageError("more --compute-capability values than --gpu names",
                          "Give one --compute-capability per --gpu, in the same order.")
     smi_file = getattr(args, "nvidia_smi_file", None)
-    hw = detect(manifest, smi_file=smi_file, python_version=python_version,
+    hw = detect(manifest, smi_file=smi_file, python_version=python_version, read_table=False,
                 list_other=not (what_if["gpu_names"] or what_if["capabilities"] or what_if["no_gpu"]))
     return apply_overrides(hw, manifest, **what_if)
 
@@ -168,13 +165,9 @@ class _Run:
         self.settings = settings.describe_sources(sources, args)
         _subprocess.COMMAND_LOG.results.clear()
 
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        start = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - start
+    def step(self, name: str) -> "_Step":
+        """Time one step: `with run.step("install"): ...`."""
+        return _Step(self.timings, name)
 
     def write(self, exit_code: int, error: Optional[Dict[str, Any]] = None, tb: Optional[str] = None) -> Optional[Path]:
         from pybootstrap import report
@@ -189,6 +182,19 @@ class _Run:
         except OSError as exc:
             render.message(f"warning: could not write the log: {exc}", "warn")
             return None
+
+
+class _Step:
+    """A context manager adding the time spent inside it to timings[name]."""
+
+    def __init__(self, timings: Dict[str, float], name: str) -> None:
+        self.timings, self.name, self.start = timings, name, 0.0
+
+    def __enter__(self) -> None:
+        self.start = time.monotonic()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.timings[self.name] = self.timings.get(self.name, 0.0) + time.monotonic() - self.start
 
 
 def report_now() -> str:
@@ -217,6 +223,8 @@ def _logged(command: str, body: Any, args: Any, sources: Dict[str, str], environ
         render.message(f"interrupted; log: {path}", "error")
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
+        import traceback
+
         tb = traceback.format_exc()
         path = run.write(int(ExitCode.INTERNAL), {"kind": "internal", "message": f"{type(exc).__name__}: {exc}",
                                                   "advice": "report this bug with the log", "exit_code": 1}, tb)
@@ -234,352 +242,20 @@ def _announce_log(path: Optional[Path], args: Any, run: _Run) -> None:
         render.message(f"log: {path}", "dim")
 
 
-# --- install ----------------------------------------------------------------------------------
+# --- install / download (pybootstrap.install; imported only for those commands) ---------------
 
 def run_install(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
     """pybootstrap install."""
-    _setup(args)
-    return _logged("install", lambda run: _install(run, args, sources, environ), args, sources, environ)
+    from pybootstrap import install
+
+    return install.run_install(args, sources, environ)
 
 
-def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+def run_download(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
+    """pybootstrap download --to DIR."""
+    from pybootstrap import install
 
-    with run.step("manifest"):
-        manifest = _manifest(args)
-    with run.step("target"):
-        target = environments.resolve_target(args, sources, run.home, environ)
-        version = None
-        if target.exists:
-            info = environments.interpreter_info(str(target.python))
-            environments.check_allowed(target, info)
-            if info is None:
-                raise EnvironmentProblem(f"{target.python} does not run, so {target.prefix} cannot be used",
-                                         "The environment is broken (its base Python may have been removed or "
-                                         "upgraded). Delete that folder and run again, or choose another target.")
-            version = info["version"]
-    with run.step("detect"):
-        hw = _hardware(args, sources, manifest, version)
-    with run.step("plan"):
-        p = _plan(args, sources, manifest, hw)
-        if (p.status != "ok" and target.kind == "conda" and not target.exists
-                and not getattr(args, "python_version", None)):
-            p, hw = _plan_for_new_conda_env(args, sources, manifest, hw, p)
-    run.document.update(_plan_doc(p))
-    run.document["schema"] = "pybootstrap.install/1"
-    run.document["target"] = target.to_dict()
-    run.document["verification"] = None
-    run.document["log_path"] = None
-    if p.status != "ok":
-        if not args.json:
-            _show_hardware(hw)
-            _show_plan(p)
-        raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
-    build = p.build
-    _check_target_fits(build, target)
-    if p.request.offline:
-        check_wheelhouse(list(p.request.find_links))
-    previous = environments.read_state(target.prefix) if target.prefix.is_dir() else None
-    recreate = target.kind == "venv" and bool(previous) and previous.get("status") == "creating"
-    steps = _install_steps(p, target, args, hw, recreate)
-    run.document["steps"] = [list(s) for s in steps]
-    if not args.json:
-        _show_plan(p)
-        render.message(f"Target: {target.describe()}", "title")
-    if args.dry_run:
-        render.message("Dry run: would run", "title")
-        for step in steps:
-            render.message("  " + " ".join(_quote(a) for a in step))
-        run.document["dry_run"] = True
-        return int(ExitCode.OK)
-    build_dict = build.to_dict()
-    if target.exists and not recreate and environments.is_marked_good(target.prefix, build_dict):
-        with run.step("verify"):
-            ver = _verify_target(str(target.python), hw, build_dict, manifest)
-        if ver.status == "ok":
-            run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
-            run.document["already_installed"] = True
-            render.message(f"torch {build.torch} {build.variant} is already installed and verified in "
-                           f"{target.prefix}", "ok")
-            return int(ExitCode.OK)
-    # on a terminal pip writes to our stdout itself (its own progress bar), so stdout must be the terminal too
-    interactive = (pip_inst.stdout_is_terminal() and _isatty(sys.stdout) and not args.json
-                   and render.verbosity() >= 0)
-    with run.step("environment"):
-        if not target.exists or recreate:
-            render.message(f"creating {target.describe()}", "info")
-            if target.kind == "conda":
-                _run_with_retry(steps[0], conda_inst.conda_env(), False, "conda create",
-                                timeout=conda_inst.CONDA_TIMEOUT_S)
-            else:
-                environments.create_venv(target, clear=recreate)
-            info = environments.interpreter_info(str(target.python))
-            if info is None:
-                raise InstallError(f"the new environment's Python {target.python} does not run",
-                                   "Delete the folder and run again; see the log for the commands run.")
-            environments.check_allowed(target, info)
-        environments.mark_installing(target.prefix, build_dict)
-    with run.step("install"):
-        replaced = _replace_torch_family(target, build, unfinished=bool(previous)
-                                         and previous.get("status") == "installing")
-        if replaced:
-            run.document["replaced"] = replaced
-        for command in p.commands:
-            if command[0] == conda_inst.CONDA:
-                argv = conda_inst.install_argv(command, target.conda_exe or "conda", str(target.prefix))
-                env, label, timeout = conda_inst.conda_env(), "conda install", conda_inst.CONDA_TIMEOUT_S
-            else:
-                argv = pip_inst.install_argv(command, str(target.python), interactive=interactive)
-                env, label, timeout = pip_inst.pip_env(), "pip install", pip_inst.PIP_TIMEOUT_S
-            _run_with_retry(argv, env, interactive and label == "pip install", label, index_url=build.index_url,
-                            timeout=timeout)
-    with run.step("verify"):
-        ver = _verify_target(str(target.python), hw, build_dict, manifest)
-    run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
-    if not args.json:
-        _show_verification(ver)
-    if ver.status != "ok":
-        return int(ExitCode.VERIFY_FAILED)
-    environments.mark_good(target.prefix, build_dict, ver.probe.get("torch_version"))
-    return int(ExitCode.OK)
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-def _check_target_fits(build: Any, target: environments.Target) -> None:
-    """--installer conda needs a conda environment; a conda environment needs conda to create or fill it."""
-    if build.environment == "conda" and target.kind != "conda":
-        raise UsageError(f"--installer conda installs into a conda environment, not into {target.describe()}",
-                         "Give --conda-env NAME or --conda-prefix DIR (or no target at all: a conda environment "
-                         "under the pybootstrap home), or drop --installer conda.")
-    if target.kind == "conda" and not target.conda_exe and (build.installer == "conda" or not target.exists):
-        raise EnvironmentProblem("conda was not found", "Install Miniforge, or give --conda-exe PATH.")
-
-
-def _python_key(version: str) -> Tuple[int, ...]:
-    return tuple(int(x) for x in version.split(".") if x.isdigit())
-
-
-def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manifest, hw: Hardware,
-                            first: Plan) -> Tuple[Plan, Hardware]:
-    """A conda environment that does not exist yet can have any Python: take the newest one a build fits."""
-    own = ".".join(hw.python_version.split(".")[:2])
-    versions = sorted({py for release in manifest.releases for variant in release.variants
-                       for py in release.python_for(variant, hw.os)}, key=_python_key, reverse=True)
-    for python in versions:
-        if python == own:
-            continue
-        candidate = hw._replace(python_version=python)
-        p = _plan(args, sources, manifest, candidate)
-        if p.status == "ok":
-            why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "
-                   f"{hw.os} packages for Python {own} (the Python running pybootstrap)")
-            return p._replace(reasons=p.reasons + (why,)), candidate
-    return first, hw
-
-
-def _install_steps(p: Plan, target: environments.Target, args: Any, hw: Hardware,
-                   recreate: bool = False) -> List[List[str]]:
-    """Every command install would run, concretely (for --dry-run and the log)."""
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
-
-    steps: List[List[str]] = []
-    if not target.exists or recreate:
-        if target.kind == "conda":
-            steps.append(conda_inst.create_argv(target.conda_exe or "conda", str(target.prefix),
-                                                ".".join(hw.python_version.split(".")[:2]),
-                                                offline=args.offline, channels=p.build.conda_channels))
-        else:
-            steps.append(environments.venv_argv(target, clear=recreate))
-    for command in p.commands:
-        if command[0] == conda_inst.CONDA:
-            steps.append(conda_inst.install_argv(command, target.conda_exe or "conda", str(target.prefix)))
-        else:
-            steps.append(pip_inst.install_argv(command, str(target.python), interactive=False))
-    return steps
-
-
-# --- running install commands: progress, retries, failures mapped to exit codes -------------------
-
-RETRIES = 3  # attempts of one install command when the network failed
-RETRY_BACKOFF_S = 2.0  # the wait before attempt n is RETRY_BACKOFF_S * (n - 1)
-
-# pip / conda output meaning a network failure worth another attempt (pip itself already retried
-# connection errors before the response; these are failures it does not retry: a body cut short, 5xx)
-_TRANSIENT_RE = re.compile(
-    r"Connection (?:reset|refused|aborted|broken)|Max retries exceeded|Read timed out|ConnectTimeout|"
-    r"NewConnectionError|Temporary failure in name resolution|Name or service not known|Network is unreachable|"
-    r"IncompleteRead|ChunkedEncodingError|ProtocolError|Remote end closed connection|RemoteDisconnected|"
-    r"ProxyError|HTTP error (?:5\d\d|429)|\b5\d\d Server Error|CondaHTTPError: HTTP (?:000|5\d\d)|"
-    r"not enough bytes were received|IncompleteDownload", re.I)
-# the network's or the index's fault, but another attempt would not help (exit 6 at once)
-_NETWORK_RE = re.compile(
-    r"HTTP error 4\d\d|\b4\d\d Client Error|SSLError|CERTIFICATE_VERIFY_FAILED|Could not fetch URL|CondaHTTPError|"
-    r"CondaSSLError", re.I)
-_HASH_RE = re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES|hash mismatch", re.I)
-_GOT_RE = re.compile(r"^\s*Got\s+([0-9a-fA-F]{32,128})\s*$", re.M)
-_NO_MATCH_RE = re.compile(r"No matching distribution found", re.I)
-_STEP_PREFIXES = ("Collecting", "Downloading", "Installing collected", "Successfully", "Looking in", "ERROR",
-                  "Requirement already", "Processing", "Uninstalling",  # pip
-                  "Solving environment", "Preparing transaction", "Verifying transaction",
-                  "Executing transaction")  # conda
-
-
-def _progress(interactive: bool) -> Optional[Callable[[str], None]]:
-    """On a terminal pip draws its own progress (its stdout is ours); otherwise one concise line per step."""
-    if interactive:
-        def passthrough(line: str) -> None:  # pip's stderr: warnings and errors, as they come
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
-        return passthrough
-    if render.verbosity() < 0:
-        return None
-
-    def concise(line: str) -> None:
-        if line.startswith(_STEP_PREFIXES) or render.verbosity() > 0:
-            render.message("  " + line.strip(), "dim")
-    return concise
-
-
-def _run_with_retry(argv: List[str], env: Dict[str, str], interactive: bool, label: str, *,
-                    index_url: Optional[str] = None, timeout: float = 3600.0) -> None:
-    """Run an install command; retry transient network failures; map failures to exit codes.
-
-    pip before 25.1 does not notice a download cut short (urllib3 1.26 does not enforce Content-Length) and
-    reports it as a hash mismatch: a mismatch is retried, and only the same wrong file twice is an integrity
-    failure.
-    """
-    stream = _progress(interactive)
-    wrong_files: List[Tuple[str, ...]] = []
-    result: Optional[_subprocess.CommandResult] = None
-    attempt = 0
-    for attempt in range(1, RETRIES + 1):
-        result = _subprocess.run(argv, timeout=timeout, env=env, stream=stream,
-                                 inherit_stdout=interactive and stream is not None)
-        if result.ok:
-            return
-        text = result.stdout + "\n" + result.stderr
-        if _HASH_RE.search(text):
-            got = tuple(_GOT_RE.findall(text))
-            if got in wrong_files:
-                raise IntegrityError(f"{label}: a downloaded file did not match its published hash, twice the same",
-                                     "A proxy or mirror serves a different file than the index lists; check it "
-                                     "(or the --find-links folder), then run again.\n" + result.output_tail(10))
-            wrong_files.append(got)
-            why = "a download did not match its published hash (a connection cut short does this)"
-        elif result.timed_out or _TRANSIENT_RE.search(text):
-            why = "network failure"
-        else:
-            break
-        if attempt < RETRIES:
-            render.message(f"  {why}; retrying ({attempt + 1}/{RETRIES})", "warn")
-            time.sleep(RETRY_BACKOFF_S * attempt)
-    assert result is not None
-    _raise_for(result, label, index_url=index_url, attempts=attempt)
-
-
-def _key_line(text: str, pattern: "re.Pattern[str]") -> Optional[str]:
-    """The first output line matching pattern, shortened, secrets redacted."""
-    from pybootstrap.redact import redact
-
-    for line in text.splitlines():
-        if pattern.search(line):
-            line = line.strip()
-            return redact(line if len(line) <= 240 else line[:237] + "...")
-    return None
-
-
-def _index_problem(index_url: Optional[str]) -> Optional[str]:
-    """After 'No matching distribution': is the index itself missing? (None: it answers for torch.)"""
-    if not index_url or not index_url.startswith(("http://", "https://")):
-        return None
-    from pybootstrap._download import fetch_bytes
-
-    try:
-        fetch_bytes(index_url.rstrip("/") + "/torch/", timeout=15.0, retries=1)
-    except NetworkError as exc:
-        return exc.message
-    return None
-
-
-def _raise_for(result: _subprocess.CommandResult, label: str, *, index_url: Optional[str] = None,
-               attempts: int = 1) -> None:
-    """A failed command as the error of its exit code: 6 for the network or the index, else 4."""
-    if result.ok:
-        return
-    text = result.stdout + "\n" + result.stderr
-    tail = result.output_tail(12)
-    after = f" (after {attempts} attempts)" if attempts > 1 else ""
-    net_advice = "Check the network, the proxy (HTTPS_PROXY) and --index-url/--mirror; then run again.\n"
-    if _HASH_RE.search(text):
-        raise NetworkError(f"{label}: downloads kept breaking off: each attempt got a different, incomplete "
-                           f"file{after}", net_advice + tail)
-    if result.timed_out:
-        raise NetworkError(f"{label}: {result.error}{after}", net_advice + tail)
-    line = _key_line(text, _TRANSIENT_RE) or _key_line(text, _NETWORK_RE)
-    if line:
-        raise NetworkError(f"{label}: the package index could not be reached or a download failed{after}: {line}",
-                           net_advice + tail)
-    if _NO_MATCH_RE.search(text):
-        problem = _index_problem(index_url)
-        if problem:
-            raise NetworkError(f"{label}: the package index has no torch: {problem}",
-                               "Check --index-url / --mirror (the PyTorch index is "
-                               "https://download.pytorch.org/whl/<variant>).\n" + tail)
-    if result.returncode is None:
-        raise InstallError(f"{label}: {result.error}", "Check that the target environment is intact.")
-    raise InstallError(f"{label} failed (exit {result.returncode})", "See the output below and the log.\n" + tail)
-
-
-# --- replacing another torch build ---------------------------------------------------------------
-
-_CONDA_FAMILY = ("pytorch", "torchvision", "torchaudio", "pytorch-cuda", "cpuonly", "pytorch-mutex")
-_PIP_FAMILY = ("torch", "torchvision", "torchaudio")
-
-
-def _replace_torch_family(target: environments.Target, build: Any, *, unfinished: bool = False) -> Optional[dict]:
-    """When the target holds another torch build (or a broken one), remove only the torch family first."""
-    if not target.python.exists():
-        return None
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
-    from pybootstrap.verify import run_probe
-
-    probe = run_probe(str(target.python), timeout=120)
-    current = probe.get("torch_version")
-    error = probe.get("import_error") or ""
-    broken = bool(error) and "No module named 'torch'" not in error
-    wanted = f"{build.torch}+{build.variant}"
-    if current:
-        base, _, local = current.partition("+")
-        same = base == build.torch and (local == build.variant if local else
-                                        bool(probe.get("cuda_build")) == bool(build.cuda))
-        if same and not unfinished:
-            return None
-        why = ("the last install into this environment did not finish" if same else
-               f"it holds torch {current}, not {wanted}")
-    elif broken:
-        why = f"its torch does not import ({error.splitlines()[0][:160]})"
-    else:
-        return None
-    render.message(f"replacing torch {current or '(broken)'} with {wanted} (only the torch family): {why}", "warn")
-    by_conda = environments.conda_installed(target.prefix, _CONDA_FAMILY) if target.kind == "conda" else []
-    if by_conda:
-        if not target.conda_exe:
-            raise EnvironmentProblem(f"torch in {target.prefix} was installed by conda, and conda was not found",
-                                     "Give --conda-exe PATH.")
-        result = _subprocess.run(conda_inst.remove_argv(target.conda_exe, str(target.prefix), by_conda),
-                                 timeout=1800, env=conda_inst.conda_env())
-        _raise_for(result, "conda remove")
-    by_pip = [n for n in _PIP_FAMILY if ("pytorch" if n == "torch" else n) not in by_conda]
-    if by_pip:
-        _raise_for(pip_inst.run_pip(pip_inst.uninstall_argv(str(target.python), by_pip), timeout=1800),
-                   "pip uninstall")
-    return {"from": current, "to": wanted, "why": why}
+    return install.run_download(args, sources, environ)
 
 
 # --- verify -----------------------------------------------------------------------------------
@@ -640,91 +316,6 @@ def _cuda_of(variant: Optional[str]) -> Optional[str]:
     if variant and re.fullmatch(r"cu\d{2}", variant):
         return f"{variant[2]}.{variant[3]}"
     return None
-
-
-# --- download ---------------------------------------------------------------------------------
-
-PLATFORM_TAGS = {("windows", "x86_64"): ["win_amd64"],
-                 ("linux", "x86_64"): ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-                                       "linux_x86_64"],
-                 ("linux", "arm64"): ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64",
-                                      "linux_aarch64"]}
-
-
-def run_download(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    """pybootstrap download --to DIR."""
-    _setup(args)
-    if not getattr(args, "to", None):
-        raise UsageError("download needs --to DIR", "Give the folder to fill: pybootstrap download --to D:\\wheels")
-    return _logged("download", lambda run: _download(run, args, sources, environ), args, sources, environ)
-
-
-def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    import json
-
-    from pybootstrap._download import file_sha256
-    from pybootstrap.hardware import current_platform
-    from pybootstrap.installers import pip as pip_inst
-
-    manifest = _manifest(args)
-    hw = _hardware(args, sources, manifest)
-    p = _plan(args, sources, manifest, hw)
-    run.document.update(_plan_doc(p))
-    run.document["schema"] = "pybootstrap.download/1"
-    if p.status != "ok":
-        raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
-    dest = Path(args.to).expanduser().resolve()
-    dest.mkdir(parents=True, exist_ok=True)
-    own_os, own_arch, own_py = current_platform()
-    tags = None
-    py_version = None
-    if (hw.os, hw.arch) != (own_os, own_arch) or hw.python_version.split(".")[:2] != own_py.split(".")[:2]:
-        tags = PLATFORM_TAGS.get((hw.os, hw.arch))
-        py_version = "".join(hw.python_version.split(".")[:2])
-    build = p.build
-    if build.installer == "conda":
-        raise UsageError("download fetches pip wheels; this plan uses conda",
-                         "Add --installer pip (conda users can point conda at a local channel instead).")
-    argv = pip_inst.download_argv(build, settings.build_request(args, sources), str(dest), python=sys.executable,
-                                  platform_tag=None, python_version=py_version)
-    for tag in tags or []:
-        argv += ["--platform", tag]
-    if tags:
-        argv += ["--only-binary", ":all:"]
-    render.message(f"downloading torch {build.torch} {build.variant} wheels into {dest}", "title")
-    _run_with_retry(argv, pip_inst.pip_env(), False, "pip download", index_url=build.index_url)
-    files = sorted(f for f in dest.iterdir() if f.suffix in (".whl", ".gz", ".zip"))
-    listing = {"schema": "pybootstrap.wheelhouse/1", "build": build.to_dict(),
-               "files": {f.name: file_sha256(f) for f in files}}
-    (dest / "pybootstrap-wheelhouse.json").write_text(json.dumps(listing, indent=2), encoding="utf-8")
-    run.document["files"] = listing["files"]
-    run.document["to"] = str(dest)
-    render.message(f"{len(files)} file(s) in {dest}; install with: pybootstrap install --offline --find-links {dest}",
-                   "ok")
-    return int(ExitCode.OK)
-
-
-def check_wheelhouse(folders: List[str]) -> None:
-    """Offline installs: a folder filled by `download` must still hold exactly the files it listed."""
-    import json
-
-    from pybootstrap._download import file_sha256
-
-    for folder in folders:
-        listing_path = Path(folder) / "pybootstrap-wheelhouse.json"
-        if not listing_path.is_file():
-            continue
-        try:
-            listing = json.loads(listing_path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise IntegrityError(f"{listing_path} is not valid JSON", "Run `pybootstrap download` again.") from None
-        for name, digest in (listing.get("files") or {}).items():
-            path = Path(folder) / name
-            if not path.is_file():
-                raise IntegrityError(f"{path} is missing from the wheel folder", "Run `pybootstrap download` again.")
-            if file_sha256(path) != digest:
-                raise IntegrityError(f"{path} does not match the checksum recorded when it was downloaded",
-                                     "The file changed or is damaged; run `pybootstrap download` again.")
 
 
 # --- diagnose / manifest ----------------------------------------------------------------------

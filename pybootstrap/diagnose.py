@@ -1,165 +1,398 @@
-"""Known failure texts (torch, pip, nvidia-smi, Windows) mapped to a kind and concrete advice."""
+"""Known failure texts (torch, pip, nvidia-smi, Windows) mapped to a kind, concrete advice and extracted facts.
+
+Each rule's pattern was written against real pasted output (tests/data/errors/, with the issue URLs in
+INDEX.json); patterns use \\s+ between words because pasted messages are often wrapped or joined.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from pybootstrap.manifest import Manifest
+from pybootstrap.manifest import Capability, Manifest
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One diagnosed problem."""
+    """One diagnosed problem; facts are what the text said (versions, names), for the log and for tests."""
 
     kind: str
     message: str
     advice: str
+    facts: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict:
         """The findings[] / diagnosis[] entry."""
-        return {"kind": self.kind, "message": self.message, "advice": self.advice}
+        return {"kind": self.kind, "message": self.message, "advice": self.advice, "facts": dict(self.facts)}
 
 
-def _cuda_from_code(code: str) -> str:
+Explained = Optional[Tuple[str, str, Dict[str, Any]]]
+Explain = Callable[["re.Match[str]", str, Optional[Manifest]], Explained]
+
+# Line prefixes added by log collectors; removed so that wrapped messages read as one text again.
+_PREFIX = re.compile(
+    r"^(?:[A-Z][a-z]{2}\s+\d{1,2}\s\d\d:\d\d:\d\d\s\S+\s[^\s:]+:\s"   # journald / syslog
+    r"|\[rank\d+\]:\s?"                                               # torch.distributed
+    r"|[\w.-]+\s*\|\s"                                                # docker compose "svc_1   | "
+    r"|(?:\[(?!WinError|Errno)[^\]\n]{1,80}\]\s)+"                     # CI "[task ...] [step] "
+    r"|\d{4}-\d\d-\d\d[T ][\d:.,]+Z?\s+"                              # ISO timestamps
+    r"|>+\s?)")                                                       # quotes, the Python prompt
+_WINDOWS_PATH_LIMIT = 240  # MAX_PATH is 260 with the drive and NUL; deeper names fail with Errno 2
+
+
+def normalize(text: str) -> str:
+    """The text without per-line log prefixes (journald, docker compose, [rank0]:, CI tags)."""
+    lines = []
+    for line in (text or "").splitlines():
+        for _ in range(3):
+            stripped = _PREFIX.sub("", line, count=1)
+            if stripped == line:
+                break
+            line = stripped
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _search(pattern: str, text: str) -> Optional[str]:
+    match = re.search(pattern, text, re.I)
+    return next((g for g in match.groups() if g is not None), None) if match else None
+
+
+def guess_os(text: str) -> Optional[str]:
+    """Windows / macOS / Linux from paths and shell messages in the text, or None."""
+    if re.search(r"\b[A-Za-z]:\\|~\\AppData|WinError|is not recognized as an internal|reconhecido|reconnu", text):
+        return "Windows"
+    if re.search(r"/Users/|\bmacOS\b|darwin", text):
+        return "macOS"
+    if re.search(r"/home/|/usr/|/opt/|/root/|\bbash:|\bLinux\b", text):
+        return "Linux"
+    return None
+
+
+# --- manifest look-ups ------------------------------------------------------------------------
+
+def cuda_from_code(code: str) -> str:
+    """torch's 'found version 11040' (the driver API version) -> '11.4'."""
     value = int(code)
     return f"{value // 1000}.{(value % 1000) // 10}"
 
 
-def _floor_text(manifest: Optional[Manifest], major: int) -> str:
+def _floor(manifest: Optional[Manifest], major: int, fallback: str) -> str:
     if manifest is None or major not in manifest.cuda_families:
-        return ""
+        return fallback
     floors = manifest.cuda_families[major].min_driver
-    return " and ".join(f"{v} on {k.capitalize()}" for k, v in sorted(floors.items()))
+    return ", ".join(f"{v} or newer on {k.capitalize()}" for k, v in sorted(floors.items(), reverse=True))
 
 
-def _variants_with(manifest: Optional[Manifest], cc: Tuple[int, int]) -> str:
-    if manifest is None:
-        return "a newer CUDA variant"
-    newest = manifest.releases[0]
-    names = [v.name for v in newest.variants if v.kind == "cuda"
-             and any(a.serves(cc) for a in v.archs.values())]
-    if names:
-        return f"torch {newest.torch} with {' or '.join(names)}"
+def has_code_for(archs: Iterable[Capability], cc: Capability) -> bool:
+    """Does a build with GPU code for these capabilities run on a GPU of capability cc?
+
+    The rule torch itself applies before it warns 'sm_XY is not compatible' (torch/cuda/__init__.py,
+    _check_capability): code of the same major revision at an equal or lower minor revision. Older PTX
+    is not counted: torch warns about it and many kernels then fail with 'no kernel image'.
+    """
+    return any(major == cc[0] and minor <= cc[1] for major, minor in archs)
+
+
+def _serving(manifest: Manifest, cc: Capability) -> List[Tuple[str, List[str]]]:
+    """(torch version, [variant names]) of every release with code for cc, newest first."""
+    out = []
     for release in manifest.releases:
-        names = [v.name for v in release.variants if v.kind == "cuda" and any(a.serves(cc) for a in v.archs.values())]
+        names = [v.name for v in release.variants
+                 if v.kind == "cuda" and any(has_code_for(a.sass, cc) for a in v.archs.values())]
+        if names:
+            out.append((str(release.torch), names))
+    return out
+
+
+def variants_for(manifest: Optional[Manifest], cc: Capability) -> str:
+    """'torch 2.14.1 with cu130 or cu132 (first: torch 2.7.0 with cu128)' for a GPU capability."""
+    if manifest is None:
+        return "a build whose CUDA version is new enough for this GPU (see `pybootstrap plan`)"
+    serving = _serving(manifest, cc)
+    if not serving:
+        return ""
+    newest, oldest = serving[0], serving[-1]
+    text = f"torch {newest[0]} with {' or '.join(newest[1])}"
+    if oldest[0] != newest[0]:
+        text += f" (the oldest release with this code: torch {oldest[0]} with {' or '.join(oldest[1])})"
+    return text
+
+
+def _newest_capability(manifest: Manifest) -> Capability:
+    caps = [cc for r in manifest.releases for v in r.variants for a in v.archs.values() for cc in a.sass]
+    return max(caps, default=(0, 0))
+
+
+def _builds_for_cuda_major(manifest: Optional[Manifest], major: int) -> str:
+    if manifest is None:
+        return ""
+    for release in manifest.releases:
+        names = [v.name for v in release.variants if v.kind == "cuda" and v.cuda is not None and v.cuda.major == major]
         if names:
             return f"torch {release.torch} with {' or '.join(names)}"
-    return "no official build (too old for current PyTorch)"
+    return ""
 
 
-Rule = Tuple[str, "re.Pattern[str]", Callable[["re.Match[str]", Optional[Manifest]], Tuple[str, str]]]
+# --- explanations -----------------------------------------------------------------------------
 
-
-def _driver_too_old(m: "re.Match[str]", manifest: Optional[Manifest]) -> Tuple[str, str]:
-    found = m.groupdict().get("code")
-    msg = "the NVIDIA driver is too old for this torch build"
-    if found:
-        msg += f" (the driver supports CUDA up to {_cuda_from_code(found)})"
-    floors12, floors13 = _floor_text(manifest, 12), _floor_text(manifest, 13)
+def _driver_too_old(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    facts: Dict[str, Any] = {}
+    code = m.group("code")
+    if code:
+        facts["found_version_raw"] = code
+        facts["found_driver_cuda"] = cuda_from_code(code)
+    driver = _search(r"Driver\s+Version:\s*(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)", text)
+    if driver:
+        facts["driver_version"] = driver
+    err = _search(r"cuda\s+runtime\s+error\s+\((\d+)\)|\berror=(\d+)\s*:\s*CUDA\s+driver", text)
+    if err:
+        facts["cuda_error_code"] = err
+    message = "the NVIDIA driver is too old for the CUDA version of this torch build"
+    if driver:
+        message += f" (driver {driver})"
+    if code:
+        message += f"; the driver supports CUDA up to {facts['found_driver_cuda']}"
+    cuda12 = _floor(manifest, 12, "528.33 or newer on Windows, 525.60.13 or newer on Linux")
+    cuda13 = _floor(manifest, 13, "580.88 or newer on Windows, 580.65.06 or newer on Linux")
     advice = ("Update the NVIDIA driver (https://www.nvidia.com/Download/index.aspx): CUDA 12.x builds need "
-              f"{floors12 or '525+'}; CUDA 13.x builds need {floors13 or '580+'}. Or let `pybootstrap install` "
-              "choose a build this driver can run.")
-    return msg, advice
+              f"{cuda12}; CUDA 13.x builds need {cuda13}.")
+    keep = _builds_for_cuda_major(manifest, int(code) // 1000) if code else ""
+    if keep:
+        advice += f" Or keep this driver and install a CUDA {int(code) // 1000}.x build: {keep}."
+    return message, advice + " `pybootstrap install` chooses a build the driver can run.", facts
 
 
-def _arch(m: "re.Match[str]", manifest: Optional[Manifest]) -> Tuple[str, str]:
-    sm = m.groupdict().get("sm")
-    cap = m.groupdict().get("cap")
-    if sm:
-        digits = sm[3:]
+def _arch_unsupported(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    facts: Dict[str, Any] = {}
+    if m.group("sm"):
+        digits = re.sub(r"\D", "", m.group("sm"))
         cc = (int(digits[:-1]), int(digits[-1]))
-    elif cap:
-        major, minor = cap.split(".")
-        cc = (int(major), int(minor))
+        line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]  # "...UserWarning: NVIDIA GeForce RTX 5090 "
+        facts["gpu_name"] = line.rsplit(":", 1)[-1].strip()[-100:]
+        facts["gpu_arch"] = m.group("sm")
+        archs = _search(r"supports\s+CUDA\s+capabilities\s+((?:(?:sm|compute)_\d+[a-z]?[\s.]*)+)", text)
+        if archs:
+            facts["supported_archs"] = re.findall(r"(?:sm|compute)_\d+[a-z]?", archs)
     else:
-        return "this PyTorch build has no code for the GPU's architecture", "Install a build for this GPU."
-    return (f"this PyTorch build has no code for the GPU's architecture sm_{cc[0]}{cc[1]}",
-            f"Install a build that has sm_{cc[0]}{cc[1]}: {_variants_with(manifest, cc)} "
-            "(`pybootstrap install` chooses it from the GPU).")
+        major, minor = m.group("cap").split(".")
+        cc = (int(major), int(minor))
+        facts["gpu_name"] = m.group("name2").strip()
+        facts["gpu_capability"] = m.group("cap")
+        minimum = _search(r"minimum\s+cuda\s+capability\s+(?:that\s+we\s+support|supported\s+by\s+this\s+library)"
+                          r"\s+is\s+(\d{1,2}\.\d)", text)
+        if minimum:
+            facts["min_supported_capability"] = minimum
+    sm = f"sm_{cc[0]}{cc[1]}"
+    message = f"this PyTorch build has no code for the {facts['gpu_name'] or 'GPU'}'s architecture {sm}"
+    builds = variants_for(manifest, cc)
+    if builds:
+        advice = (f"Install a build that has {sm}: {builds}. `pybootstrap install` chooses it from the GPU "
+                  "(`pybootstrap plan` shows the choice first).")
+    elif manifest is not None and cc > _newest_capability(manifest):
+        advice = (f"No PyTorch build in pybootstrap's manifest has code for {sm} yet (the GPU is newer than every "
+                  "build listed). Update pybootstrap for a newer manifest, or try the PyTorch nightly index "
+                  "(https://download.pytorch.org/whl/nightly/); the CPU build works meanwhile.")
+    else:
+        advice = (f"No PyTorch build in the manifest has code for {sm} (compute capability {cc[0]}.{cc[1]}): the GPU "
+                  "is too old. Use the CPU build (`pybootstrap install --variant cpu`), or build PyTorch from source.")
+    return message, advice, facts
 
 
-def _fixed(message: str, advice: str) -> Callable[["re.Match[str]", Optional[Manifest]], Tuple[str, str]]:
-    return lambda m, manifest: (message, advice)
+def _no_kernel_image(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    new = variants_for(manifest, (12, 0)) or "cu128 or newer"
+    old = variants_for(manifest, (6, 1)) or "cu126 or older"
+    return ("the GPU code (kernel image) in this PyTorch build or extension does not include this GPU's architecture",
+            "Run `pybootstrap verify` to see the GPU's sm_XY and the build's arch list, then install a build that "
+            f"has it: RTX 50xx (sm_120) need {new}; GTX 10xx (sm_61) need {old}. If torch itself passes verify, "
+            "the failing kernel is in an extension: rebuild it for this GPU (TORCH_CUDA_ARCH_LIST).", {})
 
 
-RULES: List[Rule] = [
-    ("driver-too-old", re.compile(
-        r"NVIDIA driver on your system is too old(?: \(found version (?P<code>\d+)\))?|"
-        r"CUDA driver version is insufficient for CUDA runtime version|cudaErrorInsufficientDriver", re.I),
+def _torch_not_cuda(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    os_name = guess_os(text)
+    facts = {"os": os_name} if os_name else {}
+    if os_name == "macOS":
+        return ("this code asks for CUDA, but PyTorch has no CUDA builds for macOS",
+                "Use the 'mps' device (Apple GPU) or 'cpu' in the code that calls .cuda() / .to('cuda'); "
+                "reinstalling torch cannot add CUDA on a Mac.", facts)
+    return ("a CPU-only build of PyTorch is installed, but CUDA was used",
+            "Install a CUDA build: the plain PyPI torch is CPU-only on Windows. Run `pybootstrap install` (it uses "
+            "the PyTorch index for the right cuXXX variant and replaces only the torch family).", facts)
+
+
+def _fixed(message: str, advice: str) -> Explain:
+    return lambda m, text, manifest: (message, advice, {})
+
+
+def _library_mismatch(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    version = _search(r"NVML\s+library\s+version:\s*(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)", text)
+    facts = {"nvml_library_version": version} if version else {}
+    return ("the NVIDIA kernel module and the user-space library have different versions (a driver update "
+            "without a reboot)" + (f"; the library is {version}" if version else ""),
+            "Reboot the machine so the new kernel module is loaded. If it persists after the reboot, reinstall "
+            f"the NVIDIA driver{' ' + version if version else ''} so module and library match.", facts)
+
+
+def _long_path(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    path = m.groupdict().get("path")
+    facts: Dict[str, Any] = {"os": "Windows"}
+    if path is not None:
+        length = len(path.replace("\\\\", "\\"))
+        if length < _WINDOWS_PATH_LIMIT:
+            return None
+        facts["path_length"] = length
+    store = "PythonSoftwareFoundation.Python" in text
+    return ("a Windows path was too long while installing (PyTorch and its dependencies have very deep paths)",
+            "Enable long paths: as administrator run `reg add HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem "
+            "/v LongPathsEnabled /t REG_DWORD /d 1 /f` (or set LongPathsEnabled=1 with Group Policy), then open a "
+            "new terminal; or install into a short prefix such as `pybootstrap install --venv C:\\pbs\\env`."
+            + (" The Microsoft Store Python adds a long LocalCache prefix: a venv or a python.org Python avoids it."
+               if store else ""), facts)
+
+
+def _dll_load(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    facts: Dict[str, Any] = {}
+    dll = _search(r"Error\s+loading\s+\"(?:[^\"\n]*[\\/])?([^\"\\/\n]+\.dll)\"", text)
+    win_error = _search(r"WinError\s+(\d+)", text)
+    if dll:
+        facts["dll"] = dll
+    if win_error:
+        facts["win_error"] = win_error
+    which = f" ({dll}, WinError {win_error})" if dll and win_error else ""
+    return ("a PyTorch DLL failed to load on Windows" + which,
+            "Install the latest Microsoft Visual C++ Redistributable 2015-2022 (x64) from "
+            "https://aka.ms/vs/17/release/vc_redist.x64.exe, then open a new terminal. If it persists, check that "
+            "antivirus / Application Control did not block the DLL, that no second torch install shadows this one, "
+            "and (for CUDA DLLs such as cublas) that the paging file is large enough.", facts)
+
+
+def _no_matching(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    facts: Dict[str, Any] = {}
+    found = re.search(r"satisfies\s+the\s+requirement\s+(\S+)\s+\(from\s+versions:\s*([^)]*)\)", text, re.I)
+    requested = found.group(1) if found else _search(r"No\s+matching\s+distribution\s+found\s+for\s+(\S+)", text)
+    if requested:
+        facts["requested"] = requested
+    if found:
+        versions = [v.strip() for v in found.group(2).split(",") if v.strip() and v.strip() != "none"]
+        facts["available_versions"] = versions
+    index = _search(r"Looking\s+in\s+indexes:\s*(\S+)", text) or _search(r"--(?:extra-)?index-url[\s=]+(\S+)", text)
+    if index:
+        facts["index_url"] = index
+    advice = ""
+    variant = index.rstrip("/").rsplit("/", 1)[-1] if index and "download.pytorch.org" in index else None
+    known = sorted({v.name for r in manifest.releases for v in r.variants}) if manifest else []
+    if variant and known and variant not in known:
+        advice = (f"{index} is not a PyTorch index ({variant} does not exist); the variants are "
+                  f"{', '.join(n for n in known if n.startswith('cu'))}. `pybootstrap plan` names the right one.")
+    elif requested and "+" in requested and not index:
+        local = requested.split("+", 1)[1]
+        advice = (f"Versions with a local tag (+{local}) exist only on the PyTorch index: add --index-url "
+                  f"https://download.pytorch.org/whl/{local} (or let `pybootstrap install` build the command).")
+    elif facts.get("available_versions") and all(v.startswith("0.1.") for v in facts["available_versions"]):
+        advice = ("Only placeholder releases are visible: this Python is 32-bit or a version without torch wheels. "
+                  "Install a 64-bit Python that `pybootstrap plan` lists for the build.")
+    if not advice:
+        advice = ("Check the Python version (`pybootstrap plan` says which Pythons have wheels), use a 64-bit "
+                  "Python, and install from the PyTorch index "
+                  "(--index-url https://download.pytorch.org/whl/<variant>).")
+    return "pip found no torch wheel for this Python, platform and index", advice, facts
+
+
+def _out_of_memory(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    facts: Dict[str, Any] = {}
+    tried = _search(r"Tried\s+to\s+allocate\s+(\d+(?:\.\d+)?\s*[KMGT]iB)", text)
+    total = (_search(r"total\s+capac\w*\s+of\s+(\d+(?:\.\d+)?\s*[KMGT]iB)", text)
+             or _search(r"(\d+(?:\.\d+)?\s*[KMGT]iB)\s+total\s+capacity", text))
+    if tried:
+        facts["tried_to_allocate"] = tried
+    if total:
+        facts["total_capacity"] = total
+    return ("the GPU ran out of memory" + (f" (asked for {tried} of {total})" if tried and total else ""),
+            "Use a smaller batch or model (or half precision), free other GPU processes (see nvidia-smi), or set "
+            "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to reduce fragmentation. The install is fine.", facts)
+
+
+def _smi_not_found(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+    os_name = guess_os(text)
+    return ("nvidia-smi was not found",
+            "Install the NVIDIA driver (it ships nvidia-smi; on Windows it is in C:\\Windows\\System32, on Linux "
+            "in /usr/bin). In a container, start it with GPU access (docker run --gpus all). Without an NVIDIA GPU, "
+            "the CPU build is the right choice.", {"os": os_name} if os_name else {})
+
+
+def _rx(pattern: str) -> "re.Pattern[str]":
+    return re.compile(pattern, re.I | re.M)
+
+
+# Order: root causes before the symptoms they produce (an arch warning explains a later "no kernel image").
+RULES: List[Tuple[str, "re.Pattern[str]", Explain]] = [
+    ("driver-too-old", _rx(
+        r"NVIDIA\s+driver\s+on\s+your\s+system\s+is\s+too\s+old(?:\s*\(found\s+version\s+(?P<code>\d{3,6})\))?"
+        r"|CUDA\s+driver\s+version\s+is\s+insufficient\s+for\s+CUDA\s+runtime\s+version|cudaErrorInsufficientDriver"),
      _driver_too_old),
-    ("arch-unsupported", re.compile(
-        r"with CUDA capability (?P<sm>sm_\d+) is not compatible with the current PyTorch installation|"
-        r"which is of cuda capability (?P<cap>\d+\.\d+)\.?\s+PyTorch no longer supports this GPU", re.I), _arch),
-    ("no-kernel-image", re.compile(r"no kernel image is available for execution on the device", re.I),
-     _fixed("the PyTorch build has no GPU code (kernel image) for this GPU's architecture",
-            "Install a build whose arch list includes the GPU: `pybootstrap plan` shows which variant has it "
-            "(new GPUs such as RTX 50xx need cu128 or newer; GTX 9xx/10xx need cu126 or older).")),
-    ("torch-not-cuda-build", re.compile(r"Torch not compiled with CUDA enabled", re.I),
-     _fixed("a CPU-only build of PyTorch is installed, but CUDA was used",
-            "Install a CUDA build: on Windows the plain PyPI torch is CPU-only. Run `pybootstrap install` "
-            "(it uses the PyTorch index for the right cuXXX variant).")),
-    ("no-nvidia-driver", re.compile(r"Found no NVIDIA driver on your system", re.I),
-     _fixed("PyTorch found no NVIDIA driver",
-            "Install the NVIDIA driver (https://www.nvidia.com/Download/index.aspx) and reboot; in a container, "
-            "run it with GPU access (e.g. docker run --gpus all).")),
-    ("driver-library-mismatch", re.compile(r"Driver/library version mismatch", re.I),
-     _fixed("the NVIDIA kernel module and library versions differ (a driver update without a reboot)",
-            "Reboot the machine; if it persists, reinstall the NVIDIA driver.")),
-    ("driver-not-loaded", re.compile(
-        r"couldn.t\s+communicate\s+with\s+the\s+NVIDIA\s+driver|Failed to initialize NVML: Unknown Error", re.I),
+    ("arch-unsupported", _rx(
+        r"\bwith\s+CUDA\s+capability\s+(?P<sm>sm_\d{2,3}[a-z]?)\s+is\s+not\s+compatible\s+"
+        r"with\s+the\s+current\s+PyTorch\s+installation"
+        r"|Found\s+GPU\d+[ \t]+(?P<name2>\S[^\n]{0,99}?)[ \t]+which\s+is\s+of\s+cuda\s+capability\s+"
+        r"(?P<cap>\d{1,2}\.\d)\.?"
+        r"\s+PyTorch\s+no\s+longer\s+supports\s+this\s+GPU"), _arch_unsupported),
+    ("no-kernel-image", _rx(r"no\s+kernel\s+image\s+is\s+available\s+for\s+execution\s+on\s+the\s+device"
+                            r"|cudaErrorNoKernelImageForDevice"), _no_kernel_image),
+    ("torch-not-cuda-build", _rx(r"Torch\s+not\s+compiled\s+with\s+CUDA\s+enabled"), _torch_not_cuda),
+    ("no-nvidia-driver", _rx(r"Found\s+no\s+NVIDIA\s+driver\s+on\s+your\s+system"), _fixed(
+        "PyTorch found no NVIDIA driver",
+        "Install the NVIDIA driver (https://www.nvidia.com/Download/index.aspx) and reboot; in a container, run it "
+        "with GPU access (docker run --gpus all). On a machine without an NVIDIA GPU this warning is harmless: the "
+        "CPU build is the right choice there.")),
+    ("driver-library-mismatch", _rx(r"Driver/library\s+version\s+mismatch"), _library_mismatch),
+    ("driver-not-loaded", _rx(
+        r"couldn.t\s+communicate\s+with\s+the\s+NVIDIA\s+driver|Failed\s+to\s+initialize\s+NVML:\s+Unknown\s+Error"),
      _fixed("nvidia-smi cannot communicate with the NVIDIA driver (it is not loaded)",
-            "Reboot; if that does not help, reinstall the NVIDIA driver (and check Secure Boot module signing on "
-            "Linux).")),
-    ("no-devices", re.compile(r"No devices were found", re.I),
+            "Reboot; if that does not help, reinstall the NVIDIA driver (on Linux, check that Secure Boot did not "
+            "block the unsigned module: mokutil --sb-state). In a container, start it with --gpus all.")),
+    ("no-devices", _rx(r"No\s+devices\s+were\s+found"),
      _fixed("the NVIDIA driver is loaded but finds no GPU",
-            "Check that the GPU is seated, enabled in the BIOS, and passed through to this VM or container.")),
-    ("gpu-unavailable", re.compile(r"Unable to determine the device handle|GPU is lost", re.I),
+            "Check that the GPU is seated, powered and enabled in the BIOS (Above 4G decoding / Resizable BAR for "
+            "new GPUs), and passed through to this VM or container; then reboot.")),
+    ("gpu-unavailable", _rx(r"Unable\s+to\s+determine\s+the\s+device\s+handle|GPU\s+is\s+lost"),
      _fixed("the driver cannot use a GPU (device handle error / GPU lost)",
             "Reboot; check power and cooling; look for Xid errors in the system log (dmesg).")),
-    ("long-path", re.compile(
-        r"WinError 206|filename or extension is too long|does not have Windows Long Path support enabled", re.I),
-     _fixed("a Windows path was too long while installing (PyTorch has very deep file paths)",
-            "Enable long paths (as administrator: set HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem "
-            "LongPathsEnabled=1, then open a new terminal) or install into a short prefix such as C:\\pbs\\env.")),
-    ("dll-load-failed", re.compile(
-        r"WinError (?:126|127|1114)|DLL load failed|Error loading \"[^\"]+\.dll\"", re.I),
-     _fixed("a PyTorch DLL failed to load on Windows",
-            "Install the latest Microsoft Visual C++ Redistributable (x64) from "
-            "https://aka.ms/vs/17/release/vc_redist.x64.exe, then reopen the terminal. If it persists, check that "
-            "antivirus / Application Control did not block the DLL and that no second torch install shadows this "
-            "one.")),
-    ("no-matching-distribution", re.compile(
-        r"Could not find a version that satisfies the requirement|No matching distribution found for", re.I),
-     _fixed("pip found no torch wheel for this Python, platform and index",
-            "Check the Python version (`pybootstrap plan` says which versions have wheels), use a 64-bit Python, "
-            "and install from the PyTorch index (--index-url https://download.pytorch.org/whl/<variant>).")),
-    ("cuda-out-of-memory", re.compile(r"CUDA out of memory|OutOfMemoryError", re.I),
-     _fixed("the GPU ran out of memory",
-            "Use a smaller batch or model, free other GPU processes (see nvidia-smi), or set "
-            "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to reduce fragmentation.")),
-    ("nvidia-smi-not-found", re.compile(
-        r"nvidia-smi\W{0,3}\s*(?:is not recognized|: command not found|: not found)|"
-        r"No such file or directory: .?nvidia-smi|'nvidia-smi' n.est pas reconnu|"
-        r"nvidia-smi.{0,4} wird nicht als interner", re.I),
-     _fixed("nvidia-smi was not found",
-            "Install the NVIDIA driver (it ships nvidia-smi). On Windows it lives in C:\\Windows\\System32; "
-            "without an NVIDIA GPU, the CPU build is the right choice.")),
+    ("long-path", _rx(r"WinError\s+206|filename\s+or\s+extension\s+is\s+too\s+long"
+                      r"|does\s+not\s+have\s+Windows\s+Long\s+Path\s+support\s+enabled"), _long_path),
+    ("long-path", _rx(r"(?:Errno\s+2\]|No\s+such\s+file\s+or\s+directory)[^\n']{0,40}'(?P<path>[A-Za-z]:\\[^'\n]+)'"),
+     _long_path),
+    ("dll-load-failed", _rx(r"WinError\s+(?:126|127|1114)\b|DLL\s+load\s+failed|Error\s+loading\s+\"[^\"\n]+\.dll\""),
+     _dll_load),
+    ("no-matching-distribution", _rx(r"Could\s+not\s+find\s+a\s+version\s+that\s+satisfies\s+the\s+requirement"
+                                     r"|No\s+matching\s+distribution\s+found\s+for"), _no_matching),
+    ("cuda-out-of-memory", _rx(r"CUDA\s+out\s+of\s+memory|OutOfMemoryError"), _out_of_memory),
+    ("nvidia-smi-not-found", _rx(
+        r"nvidia-smi\W{0,3}\s*(?:is\s+not\s+recognized|:\s+command\s+not\s+found|:\s+not\s+found)"
+        r"|command\s+not\s+found:\s+nvidia-smi|No\s+such\s+file\s+or\s+directory:\s+.?nvidia-smi"
+        # localized cmd.exe (pt, es, it, fr, de), often with mojibake: "'nvidia-smi' n?o ? reconhecido ..."
+        r"|^\W{0,2}nvidia-smi\W{0,2}\s+(?:\S{1,5}\s+){1,2}(?:reconhecido|reconoc\w*|riconosciuto|reconnu)\b"
+        r"|Der\s+Befehl\s+\W?nvidia-smi\W?\s+ist\s+entweder\s+falsch|nvidia-smi\W{0,4}\s*wird\s+nicht\s+als"),
+     _smi_not_found),
 ]
+
+_UNKNOWN_ADVICE = ("Run `pybootstrap verify --python PATH` on the environment (it reports the exact cause), or paste "
+                   "the full output including the first error lines.")
 
 
 def diagnose_text(text: str, manifest: Optional[Manifest] = None) -> List[Finding]:
-    """Every known problem in the text, in the order of RULES; 'unknown' when nothing matched."""
+    """Every known problem in the text, in the order of RULES; one 'unknown' finding when nothing matched."""
+    clean = normalize(text)
     findings: List[Finding] = []
-    seen: Dict[str, bool] = {}
     for kind, pattern, explain in RULES:
-        match = pattern.search(text or "")
-        if match and kind not in seen:
-            seen[kind] = True
-            message, advice = explain(match, manifest)
-            findings.append(Finding(kind, message, advice))
+        if any(f.kind == kind for f in findings):
+            continue
+        for match in pattern.finditer(clean):
+            explained = explain(match, clean, manifest)
+            if explained:
+                message, advice, facts = explained
+                findings.append(Finding(kind, message, advice, facts))
+                break
     if not findings:
-        findings.append(Finding("unknown", "no known problem was recognised in this text",
-                                "Run `pybootstrap verify` in the environment, or report the full output."))
+        findings.append(Finding("unknown", "no known problem was recognised in this text", _UNKNOWN_ADVICE))
     return findings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -68,6 +67,8 @@ def find_conda(explicit: Optional[str], environ: Dict[str, str]) -> Optional[str
         return explicit
     if environ.get("CONDA_EXE"):
         return environ["CONDA_EXE"]
+    import shutil
+
     return shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import platform
 import re
-import shutil
 import sys
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
@@ -148,8 +146,9 @@ def capability_from_name(name: Optional[str], manifest: Manifest) -> Optional[Ca
         return None
     # The table is longest match first, so the first entry found in the full name is the answer.
     end = "" if word_cut else "|$"
-    first = next((i for i, e in enumerate(manifest.gpus)
-                  if re.search(r"(?<![a-z0-9])" + re.escape(e.match) + r"(?=[^a-z0-9]" + end + ")", text)),
+    first = next((i for i, e in enumerate(manifest.gpus)  # the substring test spares compiling 200 regexes
+                  if e.match in text
+                  and re.search(r"(?<![a-z0-9])" + re.escape(e.match) + r"(?=[^a-z0-9]" + end + ")", text)),
                  None)
     if not truncated:
         return manifest.gpus[first].compute_capability if first is not None else None
@@ -183,11 +182,13 @@ def hardware_from_report(report: nvidia_smi.SmiReport, manifest: Manifest, *, os
     gpus: List[Gpu] = []
     notes: List[str] = []
     for g in report.gpus:
-        gpu = _gpu_named(g.index, g.name, manifest, g.memory_mib)
-        if g.compute_capability:
+        if g.compute_capability:  # the driver said it: the name table is not needed
             major, minor = g.compute_capability.split(".")
-            gpu = gpu._replace(compute_capability=(int(major), int(minor)), cc_source="nvidia-smi")
-        elif gpu.compute_capability is None:
+            gpu = Gpu(g.index, g.name, compute_capability=(int(major), int(minor)), cc_source="nvidia-smi",
+                      memory_mib=g.memory_mib)
+        else:
+            gpu = _gpu_named(g.index, g.name, manifest, g.memory_mib)
+        if gpu.compute_capability is None:
             notes.append(f"compute capability of GPU {g.index} ({g.name or 'name not shown'}) is unknown; "
                          "pass --compute-capability to plan for it")
         gpus.append(gpu)
@@ -237,7 +238,7 @@ Runner = Callable[..., _subprocess.CommandResult]
 
 def find_nvidia_smi(os_name: str) -> Optional[str]:
     """nvidia-smi on PATH, else where drivers put it (System32, its DriverStore, NVSMI, WSL's lib folder)."""
-    found = shutil.which("nvidia-smi")
+    found = which("nvidia-smi")
     if found:
         return found
     candidates: List[Path] = []
@@ -266,8 +267,12 @@ class SmiProbe:
         self.detail = detail
 
 
-def probe_nvidia_smi(exe: str, run: Runner = _subprocess.run) -> SmiProbe:
-    """Run the query (with, then without compute_cap), then the table; each bounded by SMI_TIMEOUT_S."""
+def probe_nvidia_smi(exe: str, run: Runner = _subprocess.run, *, read_table: bool = True) -> SmiProbe:
+    """Run the query (with, then without compute_cap), then the table; each bounded by SMI_TIMEOUT_S.
+
+    Without read_table the table (whose header holds the driver's CUDA version) is read only when the
+    query failed: every nvidia-smi start costs tens of milliseconds on a real driver.
+    """
     probe = SmiProbe()
     for fields in (nvidia_smi.QUERY_FIELDS, nvidia_smi.QUERY_FIELDS_NO_CC):
         result = run([exe, "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"],
@@ -283,6 +288,8 @@ def probe_nvidia_smi(exe: str, run: Runner = _subprocess.run) -> SmiProbe:
         if not nvidia_smi.is_invalid_field_error(text):
             text = text or f"nvidia-smi exited with code {result.returncode} and printed nothing"
             return SmiProbe(failure=text, detail="nvidia-smi said: " + text)
+    if probe.csv is not None and not read_table:
+        return probe
     table = run([exe], timeout=SMI_TIMEOUT_S)
     if table.returncode is not None:
         probe.table = table.stdout + "\n" + table.stderr
@@ -354,15 +361,47 @@ def _vendor_of(text: str) -> str:
     return "unknown"
 
 
+def which(name: str) -> Optional[str]:
+    """shutil.which without importing shutil: the first executable `name` on PATH (PATHEXT on Windows)."""
+    exts = [""]
+    if sys.platform == "win32":
+        exts = [e.lower() for e in os.environ.get("PATHEXT", ".COM;.EXE;.BAT;.CMD").split(";") if e]
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not folder:
+            continue
+        for ext in exts:
+            candidate = os.path.join(folder.strip('"'), name + ext)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+def machine_name() -> str:
+    """The machine's architecture name, without importing platform (slow at start-up)."""
+    if sys.platform == "win32":
+        # the native architecture, also from a 32-bit process on 64-bit Windows
+        return os.environ.get("PROCESSOR_ARCHITEW6432") or os.environ.get("PROCESSOR_ARCHITECTURE") or "unknown"
+    try:
+        return os.uname().machine or "unknown"
+    except AttributeError:  # pragma: no cover
+        import platform
+
+        return platform.machine() or "unknown"
+
+
 def current_platform() -> Tuple[str, str, str]:
     """(os, arch, python X.Y.Z) of this process."""
-    return (normalize_os(sys.platform), normalize_arch(platform.machine() or "unknown"),
+    return (normalize_os(sys.platform), normalize_arch(machine_name()),
             ".".join(str(p) for p in sys.version_info[:3]))
 
 
 def detect(manifest: Manifest, *, smi_file: Optional[str] = None, run: Runner = _subprocess.run,
-           python_version: Optional[str] = None, list_other: bool = True) -> Hardware:
-    """Detect OS, architecture, NVIDIA driver and GPUs of this machine (or of a saved nvidia-smi file)."""
+           python_version: Optional[str] = None, list_other: bool = True, read_table: bool = True) -> Hardware:
+    """Detect OS, architecture, NVIDIA driver and GPUs of this machine (or of a saved nvidia-smi file).
+
+    read_table=False (plan, install) skips the second nvidia-smi run when the query answered; the
+    driver's CUDA version is then derived from the driver version.
+    """
     os_name, arch, own_python = current_platform()
     python_version = python_version or own_python
     if smi_file is not None:
@@ -379,7 +418,7 @@ def detect(manifest: Manifest, *, smi_file: Optional[str] = None, run: Runner = 
         return hardware_from_report(report, manifest, os_name=os_name, arch=arch,
                                     python_version=python_version, source="file")
     exe = find_nvidia_smi(os_name)
-    probe = probe_nvidia_smi(exe, run) if exe else SmiProbe(failure="not-started")
+    probe = probe_nvidia_smi(exe, run, read_table=read_table) if exe else SmiProbe(failure="not-started")
     if probe.failure:
         kind = ({"timeout": "timeout", "not-started": "nvidia-smi-not-found"}.get(probe.failure)
                 or nvidia_smi.classify_error(probe.failure) or "unparseable")

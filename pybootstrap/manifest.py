@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import functools
 import json
 import os
@@ -265,19 +264,18 @@ def _object(value: Any, path: str, keys: Tuple[str, ...]) -> Dict[str, Any]:
 
 def _get(obj: Mapping[str, Any], key: str, path: str, types: Any, *, required: bool = True,
          nullable: bool = False) -> Any:
-    where = _join(path, key)
     if key not in obj:
         if required:
-            raise _fail(where, "missing")
+            raise _fail(_join(path, key), "missing")
         return None
     value = obj[key]
     if value is None:
         if nullable:
             return None
-        raise _fail(where, f"expected {_type_name(types)}, got null")
+        raise _fail(_join(path, key), f"expected {_type_name(types)}, got null")
     kinds = types if isinstance(types, tuple) else (types,)
     if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        raise _fail(where, f"expected {_type_name(types)}, got {_describe(value)}")
+        raise _fail(_join(path, key), f"expected {_type_name(types)}, got {_describe(value)}")
     return value
 
 
@@ -289,10 +287,16 @@ def _text(obj: Mapping[str, Any], key: str, path: str, pattern: "re.Pattern[str]
     return value
 
 
+_VERSION_CACHE: Dict[str, Version] = {}
+
+
 def _version(value: Any, path: str) -> Version:
+    if isinstance(value, str) and value in _VERSION_CACHE:
+        return _VERSION_CACHE[value]
     if not isinstance(value, str) or not _VERSION_RE.fullmatch(value):
         raise _fail(path, f'expected a version like "2.5.1", got {_describe(value)}')
-    return Version(value)
+    version = _VERSION_CACHE[value] = Version(value)
+    return version
 
 
 def _driver(value: Any, path: str) -> DriverVersion:
@@ -311,6 +315,8 @@ def _date(obj: Mapping[str, Any], key: str, path: str) -> Optional[str]:
     value = _text(obj, key, path, _DATE_RE, 'a date like "2024-10-29"', required=False, nullable=True)
     if value is not None:
         try:
+            import datetime
+
             datetime.date.fromisoformat(value)
         except ValueError:
             raise _fail(_join(path, key), f"not a calendar date: {_describe(value)}") from None
@@ -345,8 +351,13 @@ def _strings(obj: Mapping[str, Any], key: str, path: str) -> Tuple[str, ...]:
     return tuple(items)
 
 
+_ARCH_CACHE: Dict[str, ArchList] = {}  # a manifest repeats a dozen arch lists in hundreds of variants
+
+
 def parse_arch_list(text: Any, path: str) -> ArchList:
     """Parse a TORCH_CUDA_ARCH_LIST string such as '5.0;6.0;8.6;9.0+PTX'."""
+    if isinstance(text, str) and text in _ARCH_CACHE:
+        return _ARCH_CACHE[text]
     if not isinstance(text, str) or not text.strip():
         raise _fail(path, f"expected an arch list like \"7.5;8.0;8.6\", got {_describe(text)}")
     sass, ptx = set(), set()
@@ -358,7 +369,9 @@ def parse_arch_list(text: Any, path: str) -> ArchList:
         sass.add(cc)
         if match.group(3):
             ptx.add(cc)
-    return ArchList(frozenset(sass), frozenset(ptx), text.strip())
+    archs = ArchList(frozenset(sass), frozenset(ptx), text.strip())
+    _ARCH_CACHE[text] = archs
+    return archs
 
 
 def _manifest_arch_list(value: Any, path: str) -> ArchList:

@@ -5,25 +5,32 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, List
 
-# scheme://user:password@host  or  scheme://token@host
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s@]+)@")
-# ?token=..., &password=..., api_key=...
+# scheme://user:password@host, scheme://token@host. Greedy up to the last "@" before the path, so a
+# password with an unencoded "@" is masked whole; no "/", "?" or "#" inside, so "git+https://host/repo@v1"
+# (a VCS reference, not a credential) is left alone.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,30}://)(?P<userinfo>[^/?#\s]*)@")
+# ?token=..., &password=..., api_key=..., PIP_PASSWORD=...
 _QUERY_SECRET = re.compile(
     r"(?P<key>(?:token|access_token|password|passwd|pwd|secret|api[_-]?key|auth|sig|signature)=)"
     r"(?P<value>[^&\s\"']+)", re.IGNORECASE)
-# Authorization: Bearer xyz
-_AUTH_HEADER = re.compile(r"(?P<key>Authorization:\s*\w+\s+)(?P<value>\S+)", re.IGNORECASE)
+# Authorization: Bearer xyz / Proxy-Authorization: Basic xyz / Authorization: xyz ("authorization": "xyz" in JSON)
+_AUTH_HEADER = re.compile(
+    r"(?P<key>authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|negotiate)\s+)?)(?P<value>[^\s\"',]+)",
+    re.IGNORECASE)
+# Tokens recognisable by their prefix (GitHub, Hugging Face), wherever they appear
+_KNOWN_TOKEN = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|hf_[A-Za-z0-9]{30,})\b")
 
 MASK = "***"
 
 
 def redact(text: str) -> str:
-    """Return text with credentials in URLs, secret query values and auth headers masked."""
+    """Return text with credentials in URLs, secret query values, auth headers and known tokens masked."""
     if not text:
         return text
     text = _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
     text = _QUERY_SECRET.sub(lambda m: f"{m.group('key')}{MASK}", text)
-    return _AUTH_HEADER.sub(lambda m: f"{m.group('key')}{MASK}", text)
+    text = _AUTH_HEADER.sub(lambda m: f"{m.group('key')}{MASK}", text)
+    return _KNOWN_TOKEN.sub(MASK, text)
 
 
 def redact_argv(argv: Iterable[Any]) -> List[str]:
@@ -32,11 +39,11 @@ def redact_argv(argv: Iterable[Any]) -> List[str]:
 
 
 def redact_obj(obj: Any) -> Any:
-    """Redact every string inside a JSON-like structure."""
+    """Redact every string inside a JSON-like structure (keys too: a URL can be a key)."""
     if isinstance(obj, str):
         return redact(obj)
     if isinstance(obj, dict):
-        return {key: redact_obj(value) for key, value in obj.items()}
+        return {redact(key) if isinstance(key, str) else key: redact_obj(value) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [redact_obj(value) for value in obj]
     return obj

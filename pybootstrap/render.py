@@ -58,7 +58,12 @@ def lines(items: Iterable[str], level: str = "info", prefix: str = "  ") -> None
 
 def document(doc: Any) -> None:
     """The one JSON document of --json, on stdout, secrets redacted."""
-    sys.stdout.write(json.dumps(redact_obj(doc), indent=2, sort_keys=False) + "\n")
+    try:
+        pretty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        pretty = False
+    # indented for a person at a terminal; compact (the C encoder, much faster) for programs
+    sys.stdout.write(json.dumps(redact_obj(doc), indent=2 if pretty else None) + "\n")
     sys.stdout.flush()
 
 

@@ -21,12 +21,22 @@ def now() -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write a temporary file beside path, then rename it over path: readers see the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for attempt in range(5):
+            try:
+                os.replace(tmp, path)
+                break
+            except PermissionError:  # Windows: a reader (antivirus, an editor) holds the old file for a moment
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
     except BaseException:
         try:
             os.unlink(tmp)
@@ -56,7 +66,8 @@ def summary_text(log: Dict[str, Any]) -> str:
            f"{log.get('finished')}  exit {log.get('exit_code')}"]
     hw = log.get("hardware") or {}
     if hw:
-        gpus = ", ".join(f"{g.get('name')} ({g.get('compute_capability') or '?'})" for g in hw.get("gpus", [])) or "none"
+        gpus = ", ".join(f"{g.get('name')} ({g.get('compute_capability') or '?'})"
+                         for g in hw.get("gpus") or []) or "none"
         out.append(f"machine: {hw.get('os')} {hw.get('arch')}, Python {hw.get('python_version')}, "
                    f"driver {hw.get('driver_version') or '-'} (CUDA {hw.get('cuda_version') or '-'}), GPUs: {gpus}")
     build = log.get("build") or {}
@@ -65,6 +76,9 @@ def summary_text(log: Dict[str, Any]) -> str:
                    + (f" from {build.get('index_url')}" if build.get("index_url") else ""))
     for reason in log.get("reasons") or []:
         out.append(f"  - {reason}")
+    target = log.get("target") or {}
+    if target:
+        out.append(f"target: {target.get('kind')} {target.get('prefix')} (python {target.get('python')})")
     for cmd in log.get("commands_run") or []:
         out.append(f"ran ({cmd.get('exit_code')}): {' '.join(cmd.get('argv') or [])}")
     ver = log.get("verification") or (log if log.get("schema") == "pybootstrap.verify/1" else None)
@@ -80,19 +94,40 @@ def summary_text(log: Dict[str, Any]) -> str:
         out.append(f"error: {err.get('message')}")
         if err.get("advice"):
             out.append(f"what to do: {err.get('advice')}")
+    timings = log.get("timings_s") or {}
+    if timings:
+        out.append("timings: " + ", ".join(f"{k} {v:g} s" for k, v in timings.items()))
     return "\n".join(out) + "\n"
 
 
+def text_path(path: Path) -> Path:
+    """The .txt summary beside a JSON log (log.json -> log.txt; a --log ending in .txt gets .txt.txt)."""
+    return path.with_name(path.name + ".txt") if path.suffix.lower() == ".txt" else path.with_suffix(".txt")
+
+
 def write_log(log: Dict[str, Any], *, home: Path, explicit: Optional[str] = None) -> Path:
-    """Write <home>/logs/<command>-<time>.json (+ .txt) and latest.json; or the --log FILE. Returns the path."""
+    """Write <home>/logs/<command>-<time>-<pid>.json (+ .txt) and <home>/logs/latest.json; or the --log FILE
+    (a folder: the default name inside it). Returns the path of the JSON log."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    name = f"{log.get('command', 'run')}-{stamp}-{os.getpid()}.json"
+    logs = home / "logs"
+    path = logs / name
     if explicit:
         path = Path(explicit).expanduser()
-    else:
-        path = home / "logs" / f"{log.get('command', 'run')}-{stamp}-{os.getpid()}.json"
+        if path.is_dir() or explicit.endswith(("/", "\\")):
+            path = path / name
+    if not explicit or path.name == name:
+        count = 1
+        while path.exists():  # two runs of one process in the same second (tests, scripts)
+            count += 1
+            path = path.with_name(f"{name[:-5]}-{count}.json")
     text = json.dumps(log, indent=2) + "\n"
     _atomic_write(path, text)
-    _atomic_write(path.with_suffix(".txt"), summary_text(log))
-    latest_dir = path.parent if explicit else home / "logs"
-    _atomic_write(latest_dir / "latest.json", text)
+    _atomic_write(text_path(path), summary_text(log))
+    try:
+        _atomic_write(logs / "latest.json", text)
+    except OSError:
+        if not explicit:
+            raise
+        # with --log the requested file is written; an unwritable home must not turn that into a failure
     return path

@@ -18,7 +18,7 @@ import pytest
 
 import fake_torch
 from indexserver import IndexServer
-from pybootstrap import cli, commands, environments
+from pybootstrap import cli, commands, environments, install
 
 DATA = Path(__file__).resolve().parent / "data"
 SMI_RTX3070 = str(DATA / "nvidia-smi" / "linux-wsl-rtx3070-smi530.47-driver531.68.txt")
@@ -60,7 +60,7 @@ def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.Fi
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("PYBOOTSTRAP_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(commands, "RETRY_BACKOFF_S", 0.05)
+    monkeypatch.setattr(install, "RETRY_BACKOFF_S", 0.05)
     if "server" in request.fixturenames:
         request.getfixturevalue("server").reset()
     return tmp_path
@@ -196,9 +196,9 @@ def test_which_torch_is_replaced(probe, unfinished, why, tmp_path, monkeypatch) 
     ran = []
     monkeypatch.setattr(verify, "run_probe", lambda exe, timeout: dict(probe))
     monkeypatch.setattr(pip_inst, "run_pip", lambda argv, timeout: ran.append(list(argv))
-                        or commands._subprocess.CommandResult(list(argv), 0))
+                        or install._subprocess.CommandResult(list(argv), 0))
     build = type("B", (), {"torch": "2.5.1", "variant": "cu124", "cuda": "12.4"})()
-    replaced = commands._replace_torch_family(environments.Target("venv", tmp_path, python, True), build,
+    replaced = install._replace_torch_family(environments.Target("venv", tmp_path, python, True), build,
                                               unfinished=unfinished)
     assert (replaced or {}).get("why") == why
     assert ran == ([[str(python), "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]]
@@ -234,7 +234,7 @@ def test_a_connection_that_always_drops_is_a_clean_exit_6(server, template, herm
     server.drop(TORCH_CU124)
     code, doc, err = run_pb(capsys, "install", "--venv", prefix, *gpu(server))
     assert code == 6
-    assert server.requests_for(TORCH_CU124) == commands.RETRIES == 3
+    assert server.requests_for(TORCH_CU124) == install.RETRIES == 3
     assert ("error: pip install: downloads kept breaking off: each attempt got a different, incomplete file "
             "(after 3 attempts)") in err
     assert "Traceback" not in err

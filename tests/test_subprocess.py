@@ -100,5 +100,7 @@ def test_output_tail_is_the_last_lines_of_both_streams() -> None:
     (b"", ""), ("caf\u00e9".encode("utf-8"), "caf\u00e9"), ("caf\u00e9".encode("cp1252"), "caf\u00e9"),
 ], ids=["empty", "utf8", "cp1252"])
 def test_decode_output_never_fails(data: bytes, text: str, monkeypatch) -> None:
-    monkeypatch.setattr(_subprocess.locale, "getpreferredencoding", lambda do_setlocale=False: "cp1252")
+    import locale
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=False: "cp1252")
     assert decode_output(data) == text

@@ -1,8 +1,6 @@
 """Entry point for ``python -m pybootstrap``."""
 
-import sys
-
-from pybootstrap.cli import main
+from pybootstrap.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -215,6 +215,7 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
         from pybootstrap import commands
 
         handler: Callable[..., int] = getattr(commands, "run_" + args.command)
+        args.argv = argv  # what the log records (the real argv, also when main() is called in-process)
         return int(handler(args, sources, environ))
     except PybootstrapError as exc:
         render.error(exc, as_json=json_requested)
@@ -240,5 +241,17 @@ def split_list(values: Optional[List[str]]) -> List[str]:
     return out
 
 
+def run() -> None:
+    """The console script and `python -m pybootstrap`: run main(), then exit with its code."""
+    code = main()
+    sys.stdout.flush()
+    # The process ends here: move every object to the permanent generation so the collections at
+    # interpreter shutdown skip them (about 7 ms of a 70 ms `plan --json`, measured by bench/run.py).
+    import gc
+
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from pybootstrap import _subprocess, environments, render, settings
+from pybootstrap import _subprocess, render, settings
 from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError
 from pybootstrap.hardware import Hardware, apply_overrides, detect
 from pybootstrap.manifest import Manifest, load_manifest
@@ -123,6 +123,10 @@ def run_detect(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> i
 
 def _target_python_version(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> Optional[str]:
     """The Python version of an existing target (so plan matches what install will do)."""
+    if not any(getattr(args, dest, None) for dest in ("python", "venv", "conda_prefix")):
+        return None
+    from pybootstrap import environments  # a plain plan never needs it
+
     if getattr(args, "python", None):
         info = environments.interpreter_info(args.python)
         return info["version"] if info else None
@@ -173,7 +177,7 @@ class _Run:
         from pybootstrap import report
 
         self.timings["total"] = time.monotonic() - self.t0
-        log = report.build_log(self.document, started=self.started, command=self.command, argv=sys.argv[1:],
+        log = report.build_log(self.document, started=self.started, command=self.command, argv=list(getattr(self.args, "argv", sys.argv[1:])),
                                commands=[r.to_dict() for r in _subprocess.COMMAND_LOG.results],
                                settings=self.settings, timings=self.timings, error=error, exit_code=exit_code,
                                traceback_text=tb)
@@ -284,13 +288,20 @@ def run_verify(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> i
 
 
 def _verify(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    manifest = _manifest(args)
-    target = environments.resolve_target(args, sources, run.home, environ)
+    from pybootstrap import environments
+
+    with run.step("manifest"):
+        manifest = _manifest(args)
+    with run.step("detect"):  # before the target: a failed verify's log still says what the machine is
+        hw = detect(manifest, smi_file=getattr(args, "nvidia_smi_file", None))
+    run.document["hardware"] = hw.to_dict()
+    with run.step("target"):
+        target = environments.resolve_target(args, sources, run.home, environ)
+    run.document["target"] = target.to_dict()
     if not target.python.exists():
         raise EnvironmentProblem(f"no environment at {target.prefix}",
                                  "Give --venv/--python/--conda-env of an existing environment, or run "
                                  "`pybootstrap install` first.")
-    hw = detect(manifest, smi_file=getattr(args, "nvidia_smi_file", None))
     expected = None
     state = environments.read_state(target.prefix)
     if getattr(args, "torch", None) or getattr(args, "variant", None):
@@ -300,7 +311,8 @@ def _verify(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, st
                     "cuda": _cuda_of(variant)}
     elif state and state.get("build"):
         expected = state["build"]
-    ver = _verify_target(str(target.python), hw, expected, manifest)
+    with run.step("verify"):
+        ver = _verify_target(str(target.python), hw, expected, manifest)
     run.document.update({"schema": "pybootstrap.verify/1", **ver.to_dict(), "hardware": hw.to_dict(),
                          "target": target.to_dict(), "expected": expected})
     if not args.json:

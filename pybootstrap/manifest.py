@@ -314,12 +314,11 @@ def _opt_version(obj: Mapping[str, Any], key: str, path: str) -> Optional[Versio
 def _date(obj: Mapping[str, Any], key: str, path: str) -> Optional[str]:
     value = _text(obj, key, path, _DATE_RE, 'a date like "2024-10-29"', required=False, nullable=True)
     if value is not None:
-        try:
-            import datetime
-
-            datetime.date.fromisoformat(value)
-        except ValueError:
-            raise _fail(_join(path, key), f"not a calendar date: {_describe(value)}") from None
+        year, month, day = (int(part) for part in value.split("-"))
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # no datetime import at start-up
+        if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
+            raise _fail(_join(path, key), f"not a calendar date: {_describe(value)}")
     return value
 
 
@@ -678,7 +677,8 @@ def _no_constant(name: str) -> Any:
 
 def _decode(data: bytes, origin: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8-sig"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        text = data[3:].decode("utf-8") if data[:3] == b"\xef\xbb\xbf" else data.decode("utf-8")  # a BOM is fine
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{origin}: not UTF-8 text ({exc.reason} at byte {exc.start})",
                             "A manifest is a UTF-8 JSON file.") from None

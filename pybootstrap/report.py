@@ -96,7 +96,8 @@ def summary_text(log: Dict[str, Any]) -> str:
             out.append(f"what to do: {err.get('advice')}")
     timings = log.get("timings_s") or {}
     if timings:
-        out.append("timings: " + ", ".join(f"{k} {v:g} s" for k, v in timings.items()))
+        ordered = sorted(timings.items(), key=lambda kv: kv[0] != "total")  # the total first, then each step
+        out.append("timings: " + ", ".join(f"{k} {v:g} s" for k, v in ordered))
     return "\n".join(out) + "\n"
 
 

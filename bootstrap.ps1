@@ -18,7 +18,7 @@
     4. Runs "<home>\tool\venv\Scripts\python.exe -m pybootstrap install <pass-through arguments>"
        and returns its exit code unchanged.
 
-    Every parameter defaults from an environment variable (see docs/bootstrap.md), so the
+    Every parameter defaults from an environment variable (see README.md, "Windows bootstrap and fleets"), so the
     "irm <url> | iex" form can be configured too. Exit codes: 0 ok, 2 usage, 4 install step
     failed, 6 network or download failure, 8 environment problem, 9 integrity failure,
     130 interrupted; pybootstrap's own exit code is passed through unchanged.
@@ -99,7 +99,7 @@ function Get-BootstrapConstants {
 
     # pybootstrap itself. The release process stamps $PybootstrapArchiveSha256; while it is empty
     # the SHA256 is read from "<archive URL>.sha256", published beside the archive and fetched
-    # over HTTPS from the same origin (see docs/bootstrap.md, "Publishing a release").
+    # over HTTPS from the same origin (see README.md, "Publishing a release").
     $PybootstrapVersion = '0.1.0'
     $PybootstrapArchiveUrl = 'https://github.com/pybootstrap/pybootstrap/releases/download/v0.1.0/pybootstrap-0.1.0.tar.gz'
     $PybootstrapArchiveSha256 = ''
@@ -148,7 +148,7 @@ function Get-BootstrapConstants {
 }
 
 function Get-ParameterEnvironmentMap {
-    <# The parameter / environment-variable table (also documented in docs/bootstrap.md). #>
+    <# The parameter / environment-variable table (also documented in README.md). #>
     [CmdletBinding()]
     param()
     $map = [ordered]@{}
@@ -2600,7 +2600,7 @@ function Install-ToolEnvironment {
     $installed = Invoke-NativeCommand -FilePath $venvPython -ArgumentList (Get-PipInstallArguments -Source $source -LocalPath $localSource -Offline $Config.Offline)
     if ($installed.ExitCode -ne 0) {
         throw (New-BootstrapError -ExitCode 4 -Message ('pip could not install pybootstrap from ' + $localSource + ' (exit code ' + $installed.ExitCode +
-            '). See the log; behind a proxy or offline see docs/bootstrap.md.'))
+            '). See the log; behind a proxy or offline see README.md ("Windows bootstrap and fleets").'))
     }
     if (-not (Test-ToolEnvironment -Python $venvPython)) {
         throw (New-BootstrapError -ExitCode 4 -Message 'pybootstrap was installed but does not import in the tool environment. See the log.')

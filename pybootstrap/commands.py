@@ -50,10 +50,33 @@ def _unsupported_platform(hw: Hardware) -> None:
                                  "`pip install torch` gives the build with Apple GPU (MPS) support.")
 
 
+WHEELHOUSE_LISTING = "pybootstrap-wheelhouse.json"  # written by `download`, read by `install --offline`
+
+
 def _plan(args: Any, sources: Dict[str, str], manifest: Manifest, hw: Hardware) -> Plan:
     request = settings.build_request(args, sources)
     _unsupported_platform(hw)
-    return plan(manifest, hw, request)
+    request, note = _offline_defaults(request)
+    result = plan(manifest, hw, request)
+    return result._replace(reasons=result.reasons + (note,)) if note else result
+
+
+def _offline_defaults(request: Any) -> Any:
+    """Offline, without --torch/--variant: plan the build that `download` put in the wheel folder."""
+    if not request.offline or request.torch or request.variant:
+        return request, None
+    import json
+
+    for folder in request.find_links:
+        try:
+            build = json.loads((Path(folder) / WHEELHOUSE_LISTING).read_text(encoding="utf-8")).get("build") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(build.get("torch"), str) and isinstance(build.get("variant"), str):
+            note = (f"offline: torch {build['torch']} {build['variant']}, the build `pybootstrap download` put in "
+                    f"{folder}")
+            return request._replace(torch=build["torch"], variant=build["variant"]), note
+    return request, None
 
 
 def _detect_doc(hw: Hardware) -> Dict[str, Any]:

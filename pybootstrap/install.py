@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pybootstrap import _subprocess, environments, render, settings
-from pybootstrap.commands import (_hardware, _logged, _manifest, _plan, _plan_doc, _quote, _Run, _setup,
+from pybootstrap.commands import (WHEELHOUSE_LISTING, _hardware, _logged, _manifest, _plan, _plan_doc, _quote, _Run, _setup,
                                   _show_hardware, _show_plan, _show_verification, _verify_target)
 from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, IntegrityError, NetworkError,
                                 NoCompatibleBuildError, UsageError)
@@ -422,7 +422,7 @@ def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, 
     files = sorted(f for f in dest.iterdir() if f.suffix in (".whl", ".gz", ".zip"))
     listing = {"schema": "pybootstrap.wheelhouse/1", "build": build.to_dict(),
                "files": {f.name: file_sha256(f) for f in files}}
-    (dest / "pybootstrap-wheelhouse.json").write_text(json.dumps(listing, indent=2), encoding="utf-8")
+    (dest / WHEELHOUSE_LISTING).write_text(json.dumps(listing, indent=2), encoding="utf-8")
     run.document["files"] = listing["files"]
     run.document["to"] = str(dest)
     render.message(f"{len(files)} file(s) in {dest}; install with: pybootstrap install --offline --find-links {dest}",
@@ -437,7 +437,7 @@ def check_wheelhouse(folders: List[str]) -> None:
     from pybootstrap._download import file_sha256
 
     for folder in folders:
-        listing_path = Path(folder) / "pybootstrap-wheelhouse.json"
+        listing_path = Path(folder) / WHEELHOUSE_LISTING
         if not listing_path.is_file():
             continue
         try:

@@ -21,7 +21,7 @@ tsp = pytest.importorskip("tree_sitter_powershell", reason="needs the test extra
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bootstrap.ps1"
 PESTER_DIR = ROOT / "Pester"
-DOC = ROOT / "docs" / "bootstrap.md"
+DOC = ROOT / "README.md"
 
 # Get-Verb in Windows PowerShell 5.1 (pester.dev and PSScriptAnalyzer use the same list).
 APPROVED_VERBS = set(
@@ -689,8 +689,8 @@ def test_entry_point_passes_every_parameter(script_bytes, script_tree):
 def test_parameters_are_documented(script_bytes):
     doc = DOC.read_text(encoding="utf-8")
     for name, env in parameter_env_defaults(script_bytes).items():
-        assert f"-{name}" in doc, f"-{name} is not in docs/bootstrap.md"
-        assert env in doc, f"{env} is not in docs/bootstrap.md"
+        assert f"-{name}" in doc, f"-{name} is not in README.md"
+        assert env in doc, f"{env} is not in README.md"
 
 
 def test_pinned_constants(script_bytes):

@@ -154,3 +154,16 @@ def test_download_for_another_platform_asks_pip_for_that_platform(index, hermeti
     assert argv[argv.index("--python-version") + 1] == "312"
     assert argv[argv.index("--platform") + 1] == "win_amd64"
     assert "--only-binary" in argv and argv[argv.index("--only-binary") + 1] == ":all:"
+
+
+def test_offline_install_without_torch_or_variant_installs_what_the_folder_holds(wheelhouse, template, hermetic,
+                                                                                capsys) -> None:
+    code, dest, _ = wheelhouse
+    prefix = fake_torch.copy_venv(template, hermetic / "v")
+    hardware_only = [a for a in PLAN if a not in ("--torch", "2.5.1", "--variant", "cu124")]
+    assert len(hardware_only) == len(PLAN) - 4
+    code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, *hardware_only, "--offline",
+                            "--find-links", dest)
+    assert code == 0, err
+    assert (doc["build"]["torch"], doc["build"]["variant"]) == ("2.5.1", "cu124")
+    assert f"offline: torch 2.5.1 cu124, the build `pybootstrap download` put in {dest}" in doc["reasons"]

@@ -200,7 +200,8 @@ class _Run:
         from pybootstrap import report
 
         self.timings["total"] = time.monotonic() - self.t0
-        log = report.build_log(self.document, started=self.started, command=self.command, argv=list(getattr(self.args, "argv", sys.argv[1:])),
+        argv = list(getattr(self.args, "argv", sys.argv[1:]))
+        log = report.build_log(self.document, started=self.started, command=self.command, argv=argv,
                                commands=[r.to_dict() for r in _subprocess.COMMAND_LOG.results],
                                settings=self.settings, timings=self.timings, error=error, exit_code=exit_code,
                                traceback_text=tb)

@@ -329,7 +329,7 @@ def other_adapters(os_name: str, run: Runner = _subprocess.run) -> Tuple[Gpu, ..
         result = run([str(ps) if ps.is_file() else "powershell", "-NoProfile", "-NonInteractive", "-Command",
                       "Get-CimInstance Win32_VideoController | ForEach-Object { $_.Name + '|' + "
                       "$_.AdapterCompatibility }"], timeout=20)
-        for i, line in enumerate(l for l in result.stdout.splitlines() if l.strip()):
+        for i, line in enumerate(row for row in result.stdout.splitlines() if row.strip()):
             name, _, company = line.partition("|")
             vendor = _vendor_of(name + " " + company)
             if vendor != "nvidia":

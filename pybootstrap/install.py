@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pybootstrap import _subprocess, environments, render, settings
-from pybootstrap.commands import (WHEELHOUSE_LISTING, _hardware, _logged, _manifest, _plan, _plan_doc, _quote, _Run, _setup,
-                                  _show_hardware, _show_plan, _show_verification, _verify_target)
+from pybootstrap.commands import (WHEELHOUSE_LISTING, _hardware, _logged, _manifest, _plan, _plan_doc, _quote,
+                                  _Run, _setup, _show_hardware, _show_plan, _show_verification, _verify_target)
 from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, IntegrityError, NetworkError,
                                 NoCompatibleBuildError, UsageError)
 from pybootstrap.hardware import Hardware
 from pybootstrap.manifest import Manifest
 from pybootstrap.planner import Plan
+
 
 def run_install(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
     """pybootstrap install."""

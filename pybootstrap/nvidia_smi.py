@@ -63,22 +63,25 @@ class SmiReport:
 # Order matters: the most specific failure wins when one output holds several messages.
 # Kept as text and compiled on first use (by re's cache): a healthy detect never needs them.
 _ERROR_PATTERNS: Tuple[Tuple[str, str], ...] = (
-    ("driver-library-mismatch", (r"Driver/library version mismatch")),
-    ("gpu-unavailable", (r"Unable to determine the device handle|GPU is lost|GPU access blocked by the operating system|"
-        r"Insufficient Permissions|Unable to query")),
-    ("driver-not-loaded", (r"couldn'?t communicate with the NVIDIA driver|NVIDIA kernel module.*not loaded|"
-        r"Failed to initialize NVML|NVML library not found|couldn'?t find libnvidia-ml|"
-        r"Unable to load the NVIDIA driver|nvidia-smi has failed")),
-    ("no-devices", (r"No devices were found|No NVIDIA GPUs? (?:found|detected)")),
+    ("driver-library-mismatch", r"Driver/library version mismatch"),
+    ("gpu-unavailable", r"Unable to determine the device handle|GPU is lost|"
+                        r"GPU access blocked by the operating system|Insufficient Permissions|Unable to query"),
+    ("driver-not-loaded", r"couldn'?t communicate with the NVIDIA driver|NVIDIA kernel module.*not loaded|"
+                          r"Failed to initialize NVML|NVML library not found|couldn'?t find libnvidia-ml|"
+                          r"Unable to load the NVIDIA driver|nvidia-smi has failed"),
+    ("no-devices", r"No devices were found|No NVIDIA GPUs? (?:found|detected)"),
     # cmd.exe and PowerShell in several languages; mojibake (a wrongly decoded code page) turns each
     # accented letter into one or two other characters, hence the ".{1,2}".
-    ("nvidia-smi-not-found", (r"is not recognized as (?:an internal or external command|the name of a cmdlet)|"
-        r"command not found|nvidia-smi: not found|No such file or directory|not found in PATH|"
-        r"n.{1,3}est pas reconnu|wird nicht als interner oder externer Befehl|wurde nicht als Name|"
-        r"ist entweder falsch geschrieben|no se reconoce como|non .{1,2} riconosciuto come|"
-        r"n.{1,2}o .{1,2} reconhecido como|nie jest rozpoznawan|"
-        r"\u043d\u0435 \u044f\u0432\u043b\u044f\u0435\u0442\u0441\u044f \u0432\u043d\u0443\u0442\u0440\u0435\u043d\u043d\u0435\u0439|"
-        r"\u4e0d\u662f\u5185\u90e8\u6216\u5916\u90e8\u547d\u4ee4|\u5185\u90e8\u30b3\u30de\u30f3\u30c9\u307e\u305f\u306f\u5916\u90e8\u30b3\u30de\u30f3\u30c9")),
+    ("nvidia-smi-not-found",
+     r"is not recognized as (?:an internal or external command|the name of a cmdlet)|"
+     r"command not found|nvidia-smi: not found|No such file or directory|not found in PATH|"
+     r"n.{1,3}est pas reconnu|wird nicht als interner oder externer Befehl|wurde nicht als Name|"
+     r"ist entweder falsch geschrieben|no se reconoce como|non .{1,2} riconosciuto come|"
+     r"n.{1,2}o .{1,2} reconhecido como|nie jest rozpoznawan|"
+     r"\u043d\u0435 \u044f\u0432\u043b\u044f\u0435\u0442\u0441\u044f "
+     r"\u0432\u043d\u0443\u0442\u0440\u0435\u043d\u043d\u0435\u0439|"
+     r"\u4e0d\u662f\u5185\u90e8\u6216\u5916\u90e8\u547d\u4ee4|"
+     r"\u5185\u90e8\u30b3\u30de\u30f3\u30c9\u307e\u305f\u306f\u5916\u90e8\u30b3\u30de\u30f3\u30c9"),
 )
 
 

@@ -71,7 +71,8 @@ def parse_driver(value: Optional[str], sources: Dict[str, str]) -> Optional[Driv
     try:
         return DriverVersion(value)
     except InvalidVersion:
-        raise _bad(sources, "driver", value, 'expected an NVIDIA driver version like "576.02" or "535.104.05"') from None
+        raise _bad(sources, "driver", value,
+                   'expected an NVIDIA driver version like "576.02" or "535.104.05"') from None
 
 
 def parse_capabilities(values: Optional[List[str]], sources: Dict[str, str]) -> Tuple[Capability, ...]:

@@ -172,7 +172,7 @@ def build_wheel(dest: Path, name: str, version: str, files: Dict[str, str], requ
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     path = dest / f"{dist}-{version}-py3-none-any.whl"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     meta += [f"Requires-Dist: {r}" for r in requires]
     contents: Dict[str, bytes] = {k: v.encode() for k, v in files.items()}
     if padding_bytes:

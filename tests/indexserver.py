@@ -71,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
+        if owner._take(owner._corrupt, name):
+            body = body[:-1] + bytes([body[-1] ^ 0xFF])
         delay = owner._slow.get(name)
         if delay is None:
             self.wfile.write(body)
@@ -108,6 +110,7 @@ class IndexServer:
         self._counts: Dict[str, int] = {}
         self._drops: Dict[str, int] = {}
         self._not_found: Dict[str, int] = {}
+        self._corrupt: Dict[str, int] = {}
         self._slow: Dict[str, float] = {}
         self.streaming: Dict[str, threading.Event] = {}
         self._httpd: Optional[_Server] = None
@@ -148,6 +151,11 @@ class IndexServer:
         with self._lock:
             self._drops[name] = times
 
+    def corrupt(self, name: str, times: int = ALWAYS) -> None:
+        """Send the whole body of `name`, one byte altered (what a meddling proxy does), the next `times` requests."""
+        with self._lock:
+            self._corrupt[name] = times
+
     def not_found(self, name: str, times: int = ALWAYS) -> None:
         """Answer 404 for `name` the next `times` requests."""
         with self._lock:
@@ -164,6 +172,7 @@ class IndexServer:
         with self._lock:
             self._drops.clear()
             self._not_found.clear()
+            self._corrupt.clear()
             self._slow.clear()
             self.streaming.clear()
             self._log.clear()

@@ -224,8 +224,12 @@ def test_a_connection_dropped_mid_download_is_retried_then_succeeds(server, temp
     code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, *gpu(server))
     assert code == 0, err
     assert server.requests_for(TORCH_CU124) == 2
-    assert ("a download did not match its published hash (a connection cut short does this); retrying (2/3)"
-            in err)
+    # pip before 25.1 takes the cut file for a hash mismatch and pybootstrap runs pip again; newer pip
+    # notices the short body and resumes the download itself. Either way one more request brings the file.
+    log = json.loads(Path(doc["log_path"]).read_text(encoding="utf-8"))
+    pip_resumed = "Attempting to resume incomplete download" in json.dumps(log["commands_run"])
+    assert pip_resumed or ("a download did not match its published hash (a connection cut short does this); "
+                           "retrying (2/3)") in err
     assert doc["verification"]["status"] == "ok" and state(prefix)["status"] == "good"
 
 
@@ -234,9 +238,13 @@ def test_a_connection_that_always_drops_is_a_clean_exit_6(server, template, herm
     server.drop(TORCH_CU124)
     code, doc, err = run_pb(capsys, "install", "--venv", prefix, *gpu(server))
     assert code == 6
-    assert server.requests_for(TORCH_CU124) == install.RETRIES == 3
-    assert ("error: pip install: downloads kept breaking off: each attempt got a different, incomplete file "
-            "(after 3 attempts)") in err
+    # three pip runs; newer pip also resumes within each run (up to 6 requests a run)
+    assert install.RETRIES == 3 and 3 <= server.requests_for(TORCH_CU124) <= 3 * 6
+    assert "retrying (2/3)" in err and "retrying (3/3)" in err
+    assert (("error: pip install: downloads kept breaking off: each attempt got a different, incomplete file "
+             "(after 3 attempts)") in err
+            or ("error: pip install: the package index could not be reached or a download failed (after 3 "
+                "attempts): \u00d7 Download failed after 6 attempts because not enough bytes were received") in err)
     assert "Traceback" not in err
     log = log_of(err)
     assert log["exit_code"] == 6 and log["error"]["kind"] == "network"
@@ -245,10 +253,9 @@ def test_a_connection_that_always_drops_is_a_clean_exit_6(server, template, herm
 
 def test_the_same_wrong_file_twice_is_an_integrity_failure(server, template, hermetic, capsys,
                                                            monkeypatch) -> None:
-    # a proxy that always cuts the file at the same place (or alters it) serves the same wrong bytes each time
+    # a proxy that alters the file serves the same wrong bytes each time
     prefix = fake_torch.copy_venv(template, hermetic / "v")
-    monkeypatch.setattr(server, "_count", lambda name, what: 1)
-    server.drop(TORCH_CU124)
+    server.corrupt(TORCH_CU124)
     code, doc, err = run_pb(capsys, "install", "--venv", prefix, *gpu(server))
     assert code == 9
     assert server.requests_for(TORCH_CU124) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, List, Mapping, Optional, Sequence
 
 from pybootstrap.redact import redact, redact_argv
 
@@ -62,9 +62,14 @@ COMMAND_LOG = CommandLog()
 
 
 def decode_output(data: bytes) -> str:
-    """Decode tool output: UTF-8 first, then the locale's code page, never failing."""
+    """Decode tool output or a saved file: a byte order mark first (PowerShell 5.1's `>` writes UTF-16),
+    then UTF-8, then the locale's code page; never failing."""
     if not data:
         return ""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", "replace")
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -99,11 +104,21 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
         full_env.update(env)
     try:
         if stream is None:
-            completed = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, timeout=timeout, env=full_env,
-                                       cwd=cwd, check=False)
-            result = CommandResult(argv, completed.returncode, decode_output(completed.stdout),
-                                   decode_output(completed.stderr))
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=full_env, cwd=cwd, **_group_kwargs())
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_tree(proc)
+                try:
+                    out, err = proc.communicate(timeout=5)
+                except subprocess.TimeoutExpired:  # something outside the group still holds the pipes
+                    out, err = b"", b""
+                raise subprocess.TimeoutExpired(argv, timeout or 0, output=out, stderr=err) from None
+            except BaseException:
+                _kill_tree(proc)
+                raise
+            result = CommandResult(argv, proc.returncode, decode_output(out), decode_output(err))
         else:
             result = _run_streaming(argv, timeout, full_env, cwd, stream, inherit_stdout)
     except KeyboardInterrupt:
@@ -132,7 +147,8 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
     import subprocess
 
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=None if inherit_stdout else subprocess.PIPE,
-                            stderr=subprocess.PIPE if inherit_stdout else subprocess.STDOUT, env=env, cwd=cwd)
+                            stderr=subprocess.PIPE if inherit_stdout else subprocess.STDOUT, env=env, cwd=cwd,
+                            **_group_kwargs())
     piped = proc.stderr if inherit_stdout else proc.stdout
     lines: List[str] = []
     import threading
@@ -141,7 +157,7 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
 
     def _kill() -> None:
         killed.set()
-        proc.kill()
+        _kill_tree(proc)
 
     timer = threading.Timer(timeout, _kill) if timeout else None
     if timer:
@@ -154,7 +170,7 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
             stream(line)
         proc.wait()
     except BaseException:
-        proc.kill()
+        _kill_tree(proc)
         proc.wait()
         raise
     finally:
@@ -165,3 +181,32 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
     if inherit_stdout:
         return CommandResult(argv, proc.returncode, "", "\n".join(lines))
     return CommandResult(argv, proc.returncode, "\n".join(lines), "")
+
+
+def _group_kwargs() -> dict:
+    """Start the command in a process group of its own, so a timeout or Ctrl+C can end all it started."""
+    if os.name == "nt":
+        import subprocess
+
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _kill_tree(proc: Any) -> None:
+    """Kill the command and its children: a child left running keeps our pipe open and the wait hangs."""
+    import subprocess
+
+    try:
+        if os.name == "nt":
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
+        else:
+            import signal
+
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        proc.kill()
+    except OSError:
+        pass

@@ -45,6 +45,8 @@ def _hardware_flags(p: "argparse.ArgumentParser", what_if: bool) -> None:
     g = p.add_argument_group("hardware input")
     g.add_argument("--nvidia-smi-file", metavar="FILE",
                    help="parse saved nvidia-smi output (table, --query-gpu CSV or -L) instead of running it; - = stdin")
+    if not what_if:
+        return
     g = p.add_argument_group("what-if (each overrides what was detected)")
     g.add_argument("--os", help="windows or linux")
     g.add_argument("--arch", help="x86_64 or arm64")
@@ -82,7 +84,10 @@ def _target_flags(p: "argparse.ArgumentParser") -> None:
     g.add_argument("--conda-env", metavar="NAME", help="a conda environment by name (created if missing)")
     g.add_argument("--conda-prefix", metavar="DIR", help="a conda environment by prefix (created if missing)")
     g.add_argument("--conda-exe", metavar="PATH", help="the conda (or mamba) executable to use")
-    g.add_argument("--log", metavar="FILE", help="where the verification log goes (default: <home>/logs/)")
+
+
+def _log_flag(p: "argparse.ArgumentParser") -> None:
+    p.add_argument("--log", metavar="FILE", help="where the verification log goes (default: <home>/logs/)")
 
 
 def _add_detect(p: "argparse.ArgumentParser", _Parser: type) -> None:
@@ -100,6 +105,7 @@ def _add_plan(p: "argparse.ArgumentParser", _Parser: type) -> None:
 
 def _add_install(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _add_plan(p, _Parser)
+    _log_flag(p)
     p.add_argument("--dry-run", action="store_true", default=None, help="print what would run; change nothing")
 
 
@@ -107,6 +113,7 @@ def _add_verify(p: "argparse.ArgumentParser", _Parser: type) -> None:
     _common(p)
     _hardware_flags(p, what_if=False)
     _target_flags(p)
+    _log_flag(p)
     p.add_argument("--torch", metavar="VERSION", help="the torch version the environment should hold")
     p.add_argument("--variant", help="the variant the environment should hold (cpu, cu124, ...)")
 
@@ -203,13 +210,22 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
     from pybootstrap import render
     from pybootstrap.errors import ExitCode, PybootstrapError
 
-    json_requested = "--json" in argv
+    json_requested = "--json" in argv or environ.get("PYBOOTSTRAP_JSON", "").strip().lower() in ("1", "true", "yes", "on")
     try:
         parser = build_parser(only=argv[0] if argv and argv[0] in _SUBCOMMANDS else None)
         args = parser.parse_args(argv)
         if not args.command or (args.command == "manifest" and not args.manifest_command):
-            parser.print_help(sys.stderr) if args.command is None else parser.parse_args(["manifest", "--help"])
-            return int(ExitCode.USAGE)
+            from pybootstrap.errors import UsageError
+
+            parser.print_help(sys.stderr)
+            what = "a command" if not args.command else "an action: manifest validate [PATH_OR_URL] | manifest show"
+            raise UsageError(f"pybootstrap needs {what}", "Run `pybootstrap --help` for the commands.")
+        for dest, value in vars(args).items():
+            if value == "" or (isinstance(value, list) and "" in value):
+                from pybootstrap.errors import UsageError
+
+                flag = "--" + dest.replace("_", "-")
+                raise UsageError(f"{flag}: an empty value", f"Give {flag} a value, or leave it out.")
         sources = apply_environment(args, environ)
         json_requested = bool(getattr(args, "json", False))
         from pybootstrap import commands
@@ -218,8 +234,16 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
         args.argv = argv  # what the log records (the real argv, also when main() is called in-process)
         return int(handler(args, sources, environ))
     except PybootstrapError as exc:
-        render.error(exc, as_json=json_requested)
+        render.error(exc, as_json=json_requested and not getattr(exc, "document_printed", False))
         return int(exc.exit_code)
+    except OSError as exc:  # a path pybootstrap could not use: the environment, not a bug
+        from pybootstrap.errors import EnvironmentProblem
+
+        problem = EnvironmentProblem(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                                     "Check the path and its permissions, or choose another folder "
+                                     "(--venv, --to, --log, PYBOOTSTRAP_HOME).")
+        render.error(problem, as_json=json_requested)
+        return int(problem.exit_code)
     except KeyboardInterrupt:
         render.message("interrupted", level="error")
         return int(ExitCode.INTERRUPTED)

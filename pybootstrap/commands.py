@@ -34,6 +34,8 @@ def _hardware(args: Any, sources: Dict[str, str], manifest: Manifest, python_ver
         gpu_names=tuple(getattr(args, "gpu", None) or ()),
         capabilities=settings.parse_capabilities(getattr(args, "compute_capability", None), sources),
         no_gpu=bool(getattr(args, "no_gpu", False)))
+    if what_if["no_gpu"] and (what_if["gpu_names"] or what_if["capabilities"]):
+        raise UsageError("--no-gpu contradicts --gpu / --compute-capability", "Give one or the other.")
     if what_if["capabilities"] and what_if["gpu_names"] and len(what_if["capabilities"]) > len(what_if["gpu_names"]):
         raise UsageError("more --compute-capability values than --gpu names",
                          "Give one --compute-capability per --gpu, in the same order.")
@@ -48,6 +50,10 @@ def _unsupported_platform(hw: Hardware) -> None:
         raise EnvironmentProblem(f"unsupported operating system: {hw.os}",
                                  "pybootstrap installs PyTorch on Windows and Linux. On macOS, "
                                  "`pip install torch` gives the build with Apple GPU (MPS) support.")
+    if hw.arch not in ("x86_64", "arm64"):
+        raise EnvironmentProblem(f"unsupported architecture: {hw.arch}",
+                                 "PyTorch publishes wheels for x86_64 (64-bit) and arm64 only; on Windows use a "
+                                 "64-bit Python on 64-bit Windows.")
 
 
 WHEELHOUSE_LISTING = "pybootstrap-wheelhouse.json"  # written by `download`, read by `install --offline`
@@ -207,8 +213,9 @@ class _Run:
                                traceback_text=tb)
         try:
             return report.write_log(log, home=self.home, explicit=getattr(self.args, "log", None))
-        except OSError as exc:
-            render.message(f"warning: could not write the log: {exc}", "warn")
+        except OSError as exc:  # shown even with -q: a fleet relies on the log
+            render.message(f"error: could not write the log ({exc.strerror or exc}: {exc.filename or ''}); "
+                           "choose a writable --log FILE or PYBOOTSTRAP_HOME", "error")
             return None
 
 
@@ -235,20 +242,30 @@ def _logged(command: str, body: Any, args: Any, sources: Dict[str, str], environ
     """Run body(run) and write the log in every case: success, error, bug, Ctrl+C."""
     run = _Run(command, args, sources, environ)
     try:
-        code = int(body(run))
+        try:
+            code = int(body(run))
+        except OSError as exc:  # a folder or file pybootstrap cannot use: an environment problem, exit 8
+            raise EnvironmentProblem(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                                     "Check the path and its permissions, or choose another folder "
+                                     "(--venv, --to, --log, PYBOOTSTRAP_HOME).") from None
         path = run.write(code)
         _announce_log(path, args, run)
         return code
     except PybootstrapError as exc:
         path = run.write(int(exc.exit_code), exc.to_dict())
-        run.document["log_path"] = str(path) if path else None
         if path:
             exc.advice = (exc.advice + " " if exc.advice else "") + f"(log: {path})"
+        if getattr(args, "json", False):  # the command's own document, with the error in it
+            render.document(dict(run.document, log_path=str(path) if path else None, error=exc.to_dict()))
+            exc.document_printed = True
         raise
     except KeyboardInterrupt:
-        path = run.write(int(ExitCode.INTERRUPTED), {"kind": "interrupted", "message": "interrupted (Ctrl+C)",
-                                                     "advice": "Run the same command again.", "exit_code": 130})
+        error = {"kind": "interrupted", "message": "interrupted (Ctrl+C)", "advice": "Run the same command again.",
+                 "exit_code": 130}
+        path = run.write(int(ExitCode.INTERRUPTED), error)
         render.message(f"interrupted; log: {path}", "error")
+        if getattr(args, "json", False):
+            render.document(dict(run.document, log_path=str(path) if path else None, error=error))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:
         import traceback
@@ -261,12 +278,10 @@ def _logged(command: str, body: Any, args: Any, sources: Dict[str, str], environ
 
 
 def _announce_log(path: Optional[Path], args: Any, run: _Run) -> None:
-    if path is None:
-        return
-    run.document["log_path"] = str(path)
+    run.document["log_path"] = str(path) if path else None
     if getattr(args, "json", False):
-        render.document(dict(run.document, log_path=str(path)))
-    else:
+        render.document(dict(run.document))
+    elif path is not None:
         render.message(f"log: {path}", "dim")
 
 

@@ -61,14 +61,20 @@ def interpreter_info(python: str, timeout: float = 30.0) -> Optional[Dict[str, A
         return None
 
 
-def find_conda(explicit: Optional[str], environ: Dict[str, str]) -> Optional[str]:
-    """--conda-exe, else $CONDA_EXE, else conda / mamba on PATH."""
-    if explicit:
-        return explicit
-    if environ.get("CONDA_EXE"):
-        return environ["CONDA_EXE"]
+def find_conda(explicit: Optional[str], environ: Dict[str, str], *, strict: bool = True) -> Optional[str]:
+    """--conda-exe, else $CONDA_EXE, else conda / mamba on PATH; a given path that does not exist is refused."""
     import shutil
 
+    for given, where in ((explicit, "--conda-exe"), (environ.get("CONDA_EXE"), "CONDA_EXE")):
+        if given:
+            found = shutil.which(given)
+            if found is None and not strict:  # only needed later, if at all: say it then
+                return given
+            if found is None:
+                raise EnvironmentProblem(f"{where} {given}: no such executable",
+                                         "Give the full path of conda.exe / conda (or mamba), e.g. "
+                                         "%LOCALAPPDATA%\\pybootstrap\\conda\\Scripts\\conda.exe.")
+            return found
     return shutil.which("conda") or shutil.which("mamba") or shutil.which("micromamba")
 
 
@@ -76,12 +82,13 @@ def conda_prefix_for_name(conda_exe: str, name: str) -> Path:
     """The prefix of a named conda environment (existing, or where conda would create it)."""
     result = _subprocess.run([conda_exe, "info", "--json"], timeout=120)
     if not result.ok:
-        raise InstallError(f"`{conda_exe} info --json` failed: {result.error or result.output_tail(5)}",
-                           "Check the conda installation, or give --conda-prefix DIR.")
+        raise EnvironmentProblem(f"`{conda_exe} info --json` failed: {result.error or result.output_tail(5)}",
+                                 "Check the conda installation, or give --conda-prefix DIR.")
     try:
         info = json.loads(result.stdout)
     except ValueError:
-        raise InstallError(f"`{conda_exe} info --json` printed no JSON", "Check the conda installation.") from None
+        raise EnvironmentProblem(f"`{conda_exe} info --json` printed no JSON",
+                                 "Check the conda installation.") from None
     root = Path(info["root_prefix"]) if info.get("root_prefix") else None
     if name == "base" and root is not None:
         return root
@@ -107,7 +114,7 @@ def resolve_target(args: Any, sources: Dict[str, str], home: Path, environ: Dict
                                      "Give the full path of a python executable (python.exe on Windows).")
         if info.get("conda"):  # the interpreter of a conda environment: conda may install into it
             return Target("conda", Path(info["prefix"]), python, True,
-                          conda_exe=find_conda(getattr(args, "conda_exe", None), environ), source=src)
+                          conda_exe=find_conda(getattr(args, "conda_exe", None), environ, strict=False), source=src)
         return Target("python", Path(info["prefix"]), python, True, source=src)
     wants_conda = str(getattr(args, "installer", None) or "").strip().lower() == "conda"
     if getattr(args, "conda_env", None) or getattr(args, "conda_prefix", None) or (wants_conda and not given):

@@ -412,9 +412,7 @@ def detect(manifest: Manifest, *, smi_file: Optional[str] = None, run: Runner = 
         except OSError as exc:
             raise UsageError(f"--nvidia-smi-file: cannot read {smi_file}: {exc.strerror or exc}",
                              "Give the path of a file holding saved nvidia-smi output.") from None
-        # PowerShell 5.1's `nvidia-smi > file` writes UTF-16 with a byte order mark.
-        text = raw.decode("utf-16", "replace") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else None
-        report = nvidia_smi.parse_any(text if text is not None else _subprocess.decode_output(raw))
+        report = nvidia_smi.parse_any(_subprocess.decode_output(raw))  # UTF-16 from PowerShell 5.1 too
         return hardware_from_report(report, manifest, os_name=os_name, arch=arch,
                                     python_version=python_version, source="file")
     exe = find_nvidia_smi(os_name)
@@ -493,7 +491,11 @@ def apply_overrides(hw: Hardware, manifest: Manifest, *, os_name: Optional[str] 
                 name = gpu_names[i] if i < len(gpu_names) else f"GPU with compute capability {cc[0]}.{cc[1]}"
                 gpus.append(Gpu(index=i, name=name, compute_capability=cc, cc_source="--compute-capability"))
             else:
-                gpus.append(_gpu_named(i, gpu_names[i], manifest))
+                vendor = _vendor_of(gpu_names[i])
+                if vendor in ("amd", "intel"):  # "--gpu 'AMD Radeon RX 7900'": not a CUDA device
+                    gpus.append(Gpu(index=i, name=gpu_names[i], vendor=vendor))
+                else:
+                    gpus.append(_gpu_named(i, gpu_names[i], manifest))
         changes.update(gpus=tuple(gpus), error=None)
         said.append("GPUs " + ", ".join(g.name for g in gpus) + " (from --gpu/--compute-capability)")
     if not changes:

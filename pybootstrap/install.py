@@ -28,9 +28,35 @@ def run_install(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> 
     return _logged("install", lambda run: _install(run, args, sources, environ), args, sources, environ)
 
 
+def _refuse_other_machine(args: Any, sources: Dict[str, str]) -> None:
+    """--os / --arch describe another machine: plan and download take them, install cannot."""
+    for dest in ("os", "arch"):
+        if getattr(args, dest, None):
+            where = sources.get(dest, "--" + dest)
+            raise UsageError(f"{where} describes another machine, but install installs on this one",
+                             "Use `pybootstrap plan` or `pybootstrap download` with what-if flags for another "
+                             f"machine type; unset {where} for install.")
+
+
+def _check_python_version(args: Any, sources: Dict[str, str], target: Any, version: Optional[str]) -> None:
+    """--python-version must be the target's own: a venv gets the Python that runs pybootstrap."""
+    wanted = settings.parse_python_version(getattr(args, "python_version", None), sources)
+    if not wanted:
+        return
+    if target.kind == "conda" and not target.exists:
+        return  # a new conda environment is created with the Python asked for
+    actual = version or ".".join(str(p) for p in sys.version_info[:3])
+    if actual.split(".")[:len(wanted.split("."))] != wanted.split("."):
+        where = sources.get("python_version", "--python-version")
+        raise UsageError(f"{where} {wanted} does not match the target's Python {actual}",
+                         "Install into an environment with that Python: --python PATH, --venv of a venv made with "
+                         "it, or --conda-env NAME (created with that Python); or drop " + where + ".")
+
+
 def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
     from pybootstrap.installers import conda as conda_inst, pip as pip_inst
 
+    _refuse_other_machine(args, sources)
     with run.step("manifest"):
         manifest = _manifest(args)
     with run.step("target"):
@@ -44,6 +70,7 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
                                          "The environment is broken (its base Python may have been removed or "
                                          "upgraded). Delete that folder and run again, or choose another target.")
             version = info["version"]
+        _check_python_version(args, sources, target, version)
     with run.step("detect"):
         hw = _hardware(args, sources, manifest, version)
     with run.step("plan"):
@@ -68,6 +95,12 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
     previous = environments.read_state(target.prefix) if target.prefix.is_dir() else None
     recreate = target.kind == "venv" and bool(previous) and previous.get("status") == "creating"
     steps = _install_steps(p, target, args, hw, recreate)
+    if args.dry_run and target.exists and not recreate:  # what a real run would remove first
+        unfinished = bool(previous) and previous.get("status") == "installing"
+        replacement = _plan_replacement(target, build, unfinished=unfinished)
+        if replacement:
+            steps[:0] = replacement["argvs"]
+            run.document["replaced"] = {k: v for k, v in replacement.items() if k != "argvs"}
     run.document["steps"] = [list(s) for s in steps]
     if not args.json:
         _show_plan(p)
@@ -328,8 +361,9 @@ _CONDA_FAMILY = ("pytorch", "torchvision", "torchaudio", "pytorch-cuda", "cpuonl
 _PIP_FAMILY = ("torch", "torchvision", "torchaudio")
 
 
-def _replace_torch_family(target: environments.Target, build: Any, *, unfinished: bool = False) -> Optional[dict]:
-    """When the target holds another torch build (or a broken one), remove only the torch family first."""
+def _plan_replacement(target: environments.Target, build: Any, *, unfinished: bool = False) -> Optional[dict]:
+    """When the target holds another torch build (or a broken one): why, and the commands that remove only
+    the torch family ({"from", "to", "why", "argvs"}); None when nothing needs replacing."""
     if not target.python.exists():
         return None
     from pybootstrap.installers import conda as conda_inst, pip as pip_inst
@@ -352,21 +386,34 @@ def _replace_torch_family(target: environments.Target, build: Any, *, unfinished
         why = f"its torch does not import ({error.splitlines()[0][:160]})"
     else:
         return None
-    render.message(f"replacing torch {current or '(broken)'} with {wanted} (only the torch family): {why}", "warn")
+    argvs: List[List[str]] = []
     by_conda = environments.conda_installed(target.prefix, _CONDA_FAMILY) if target.kind == "conda" else []
     if by_conda:
         if not target.conda_exe:
             raise EnvironmentProblem(f"torch in {target.prefix} was installed by conda, and conda was not found",
                                      "Give --conda-exe PATH.")
-        result = _subprocess.run(conda_inst.remove_argv(target.conda_exe, str(target.prefix), by_conda),
-                                 timeout=1800, env=conda_inst.conda_env())
-        _raise_for(result, "conda remove")
+        argvs.append(conda_inst.remove_argv(target.conda_exe, str(target.prefix), by_conda))
     by_pip = [n for n in _PIP_FAMILY if ("pytorch" if n == "torch" else n) not in by_conda]
     if by_pip:
-        _raise_for(pip_inst.run_pip(pip_inst.uninstall_argv(str(target.python), by_pip), timeout=1800),
-                   "pip uninstall")
-    return {"from": current, "to": wanted, "why": why}
+        argvs.append(pip_inst.uninstall_argv(str(target.python), by_pip))
+    return {"from": current, "to": wanted, "why": why, "argvs": argvs}
 
+
+def _replace_torch_family(target: environments.Target, build: Any, *, unfinished: bool = False) -> Optional[dict]:
+    """Remove only the torch family when the target holds another (or a broken) torch build; say so."""
+    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+
+    replacement = _plan_replacement(target, build, unfinished=unfinished)
+    if replacement is None:
+        return None
+    render.message(f"replacing torch {replacement['from'] or '(broken)'} with {replacement['to']} (only the torch "
+                   f"family): {replacement['why']}", "warn")
+    for argv in replacement.pop("argvs"):
+        if "pip" in argv[1:3]:
+            _raise_for(pip_inst.run_pip(argv, timeout=1800), "pip uninstall")
+        else:
+            _raise_for(_subprocess.run(argv, timeout=1800, env=conda_inst.conda_env()), "conda remove")
+    return replacement
 
 
 # --- download ---------------------------------------------------------------------------------

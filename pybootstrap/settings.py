@@ -175,6 +175,10 @@ def build_request(args: object, sources: Dict[str, str]) -> Request:
         raise UsageError("--offline needs at least one --find-links folder",
                          "Fill a folder with `pybootstrap download --to DIR` on a connected machine, then use "
                          "`install --offline --find-links DIR`.")
+    if getattr(args, "index_url", None) and getattr(args, "mirror", None):
+        raise UsageError(f"{_src(sources, 'index_url')} and {_src(sources, 'mirror')} both name where torch comes from",
+                         "Give only one: --index-url URL (one index for everything) or --mirror BASE_URL "
+                         "(BASE_URL/<variant>).")
     return Request(torch=parse_torch(getattr(args, "torch", None), sources),
                    variant=parse_variant(getattr(args, "variant", None), getattr(args, "cuda", None), sources),
                    installer=parse_installer(getattr(args, "installer", None), sources),

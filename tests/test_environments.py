@@ -168,19 +168,31 @@ def test_conda_env_by_name_existing_missing_and_base(fake_conda: Path, tmp_path:
     assert environments.conda_prefix_for_name(str(fake_conda), "base") == root
 
 
-def test_conda_exe_from_the_flag_then_the_environment_then_path(fake_conda: Path, monkeypatch) -> None:
+def test_conda_exe_from_the_flag_then_the_environment_then_path(fake_conda: Path, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PATH", str(fake_conda.parent))
-    assert environments.find_conda("/x/conda", {"CONDA_EXE": "/y/conda"}) == "/x/conda"
-    assert environments.find_conda(None, {"CONDA_EXE": "/y/conda"}) == "/y/conda"
+    other = tmp_path / "other" / "conda"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n")
+    other.chmod(0o755)
+    assert environments.find_conda(str(other), {"CONDA_EXE": str(fake_conda)}) == str(other)
+    assert environments.find_conda(None, {"CONDA_EXE": str(other)}) == str(other)
     assert environments.find_conda(None, {}) == str(fake_conda)
 
 
-def test_conda_info_failing_is_an_install_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("explicit, environ, where", [
+    ("/x/conda", {}, "--conda-exe /x/conda"), (None, {"CONDA_EXE": "/y/conda"}, "CONDA_EXE /y/conda")])
+def test_a_conda_exe_that_does_not_exist_is_an_environment_problem(explicit, environ, where) -> None:
+    with pytest.raises(EnvironmentProblem, match=f"^{where}: no such executable$"):
+        environments.find_conda(explicit, environ)
+    assert environments.find_conda(explicit, environ, strict=False) == (explicit or environ["CONDA_EXE"])
+
+
+def test_conda_info_failing_is_an_environment_problem(tmp_path: Path) -> None:
     if sys.platform == "win32":
         pytest.skip("the fake conda is a #! script")
     exe = fake_torch.write_fake_conda(tmp_path / "bin", log=tmp_path / "c.jsonl", root=tmp_path / "r",
                                       template=tmp_path, torch_config={}, fail="info")
-    with pytest.raises(InstallError, match=r"`.*conda info --json` failed: CondaError: simulated failure"):
+    with pytest.raises(EnvironmentProblem, match=r"`.*conda info --json` failed: CondaError: simulated failure"):
         environments.conda_prefix_for_name(str(exe), "ml")
 
 

@@ -156,6 +156,14 @@ def test_replaces_a_cpu_build_on_a_gpu_machine_and_only_the_torch_family(server,
     assert doc["build"]["index_url"] == f"{server.url}/cpu"
     assert pip_list(python)["torch"] == "2.5.1+cpu"
 
+    uninstall = [str(python), "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]
+    code, doc, err = run_pb(capsys, "install", "--json", "--dry-run", "--venv", prefix, "--nvidia-smi-file",
+                            SMI_RTX3070, "--torch", "2.5.1", "--variant", "cu124", "--mirror", server.url)
+    assert code == 0, err
+    assert doc["steps"][0] == uninstall  # the dry run shows the removal a real run does first
+    assert doc["replaced"]["why"] == "it holds torch 2.5.1+cpu, not 2.5.1+cu124"
+    assert pip_list(python)["torch"] == "2.5.1+cpu"
+
     code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070,
                             "--torch", "2.5.1", "--variant", "cu124", "--mirror", server.url)
     assert code == 0, err
@@ -164,7 +172,7 @@ def test_replaces_a_cpu_build_on_a_gpu_machine_and_only_the_torch_family(server,
     assert doc["replaced"] == {"from": "2.5.1+cpu", "to": "2.5.1+cu124",
                                "why": "it holds torch 2.5.1+cpu, not 2.5.1+cu124"}
     ran = [c["argv"] for c in log_of(doc)["commands_run"]]
-    assert [str(python), "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"] in ran
+    assert uninstall in ran
     packages = pip_list(python)
     assert (packages["torch"], packages["torchvision"], packages["torchaudio"]) == (
         "2.5.1+cu124", "0.20.1+cu124", "2.5.1+cu124")

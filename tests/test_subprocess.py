@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
 from pybootstrap import _subprocess
-from pybootstrap._subprocess import CommandResult, decode_output
+from pybootstrap._subprocess import CommandResult, decode_output, run
 
 PY = sys.executable
 
@@ -104,3 +105,17 @@ def test_decode_output_never_fails(data: bytes, text: str, monkeypatch) -> None:
 
     monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=False: "cp1252")
     assert decode_output(data) == text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses sh")
+@pytest.mark.parametrize("streaming", [False, True], ids=["captured", "streamed"])
+def test_a_timeout_also_ends_what_the_command_started(streaming: bool, tmp_path) -> None:
+    # a grandchild that keeps the output pipe open must not make the wait outlast the timeout
+    marker = tmp_path / "still-running"
+    script = f"(sleep 3; touch {marker}) & sleep 30"
+    start = time.monotonic()
+    result = run(["sh", "-c", script], timeout=1, stream=(lambda line: None) if streaming else None)
+    assert result.timed_out and result.returncode is None
+    assert time.monotonic() - start < 10
+    time.sleep(3.5)
+    assert not marker.exists(), "the background child outlived the timeout"

@@ -210,7 +210,8 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
     from pybootstrap import render
     from pybootstrap.errors import ExitCode, PybootstrapError
 
-    json_requested = "--json" in argv or environ.get("PYBOOTSTRAP_JSON", "").strip().lower() in ("1", "true", "yes", "on")
+    json_env = environ.get("PYBOOTSTRAP_JSON", "").strip().lower() in ("1", "true", "yes", "on")
+    json_requested = "--json" in argv or json_env
     try:
         parser = build_parser(only=argv[0] if argv and argv[0] in _SUBCOMMANDS else None)
         args = parser.parse_args(argv)

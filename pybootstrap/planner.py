@@ -305,7 +305,7 @@ def _hardware_reasons(hw: Hardware) -> List[str]:
     out = []
     gpus = hw.nvidia_gpus
     if gpus:
-        names = "; ".join(f"{g.name} ({_cc(g)}"
+        names = "; ".join(f"{g.name or f'GPU {g.index}'} ({_cc(g)}"
                           + (f", from the {g.cc_source}" if g.cc_source and g.cc_source != "nvidia-smi" else "")
                           + ")" for g in gpus)
         out.append(f"NVIDIA GPU(s): {names}; driver {hw.driver_version or 'unknown'}"
@@ -325,8 +325,10 @@ def _cuda_reason(manifest: Manifest, hw: Hardware, release: Release, variant: Va
               if hw.driver_version else f"the driver version is unknown ({family} needs {floor} or newer)")
     ccs = sorted({_cc(g) for g in hw.nvidia_gpus if g.compute_capability}, key=lambda s: int(s[3:]))
     code = f", and the build has code for {', '.join(ccs)}" if ccs else ""
+    runtime = ("the pytorch-cuda package brings the CUDA runtime" if request.installer == "conda"
+               and release.on_conda and variant.conda is not None else "the wheel bundles the CUDA runtime")
     return (f"{variant.name}{source}: the highest CUDA variant of torch {release.torch} that this machine can run: "
-            f"{driver}{code}. The wheel bundles the CUDA runtime: no CUDA toolkit is needed")
+            f"{driver}{code}. {runtime[0].upper()}{runtime[1:]}: no CUDA toolkit is needed")
 
 
 def _cpu_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome]) -> List[str]:
@@ -335,7 +337,8 @@ def _cpu_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: L
     if not hw.nvidia_gpus:
         why = hw.error.message if hw.error else "no NVIDIA GPU was found"
         return [f"CPU build: {why}, so CUDA cannot be used"
-                + (" (on Linux from the cpu index, not PyPI's default CUDA wheel)" if hw.os == "linux" else "")]
+                + (" (on Linux from the cpu index, not PyPI's default CUDA wheel)"
+                   if hw.os == "linux" and request.installer != "conda" else "")]
     loud = "CPU BUILD, ALTHOUGH AN NVIDIA GPU IS PRESENT: "
     unlock = [o for o in outcomes if o.driver_only]
     if unlock:

@@ -9,7 +9,7 @@ from pybootstrap import __version__
 TYPE_CHECKING = False  # typing is not imported at run time: --version starts as fast as Python itself
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
-    from typing import Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
 COMMANDS = ("detect", "plan", "install", "verify", "download", "diagnose", "manifest")
 
@@ -24,7 +24,22 @@ def _parser_class() -> type:
 
     from pybootstrap.errors import UsageError
 
+    class _Formatter(argparse.HelpFormatter):
+        # argparse's own default imports shutil (for the terminal width) while building every parser
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: "Optional[int]" = None) -> None:
+            if width is None:
+                try:
+                    width = os.get_terminal_size(sys.stderr.fileno()).columns - 2
+                except (OSError, ValueError, AttributeError):
+                    width = int(os.environ.get("COLUMNS", "100")) if os.environ.get("COLUMNS", "").isdigit() else 100
+            super().__init__(prog, indent_increment, max_help_position, width)
+
     class _Parser(argparse.ArgumentParser):
+        def __init__(self, *args: "Any", **kwargs: "Any") -> None:
+            kwargs.setdefault("formatter_class", _Formatter)
+            super().__init__(*args, **kwargs)
+
         def error(self, message: str) -> None:  # type: ignore[override]
             raise UsageError(f"{self.prog}: {message}", f"Run `{self.prog} --help` for the flags it takes.")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,8 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source")  # a copy: building writes build/ and *.egg-info beside the sources
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("pybootstrap", "manifests"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                             "--disable-pip-version-check", "-q", "-w", str(out), str(ROOT)],
+                             "--disable-pip-version-check", "-q", "-w", str(out), str(source)],
                             capture_output=True, text=True, timeout=300)
     if result.returncode != 0 and "No module named" in (result.stderr + result.stdout):
         pytest.skip(f"no build backend in this environment: {result.stderr.strip()[-200:]}")

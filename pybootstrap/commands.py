@@ -99,7 +99,8 @@ def _show_hardware(hw: Hardware) -> None:
     render.kv("  Python", hw.python_version)
     render.kv("  driver", f"{hw.driver_version} (CUDA {hw.cuda_version or '?'})" if hw.driver_version else None)
     for gpu in hw.gpus:
-        render.kv(f"  GPU {gpu.index}", f"{gpu.name} (compute capability {gpu.cc_text() or 'unknown'}"
+        name = gpu.name or "(name not shown)"
+        render.kv(f"  GPU {gpu.index}", f"{name} (compute capability {gpu.cc_text() or 'unknown'}"
                   + (f", {gpu.memory_mib} MiB" if gpu.memory_mib else "") + ")")
     for gpu in hw.other_adapters:
         render.kv("  adapter", f"{gpu.name} ({gpu.vendor}; not usable by CUDA)")

@@ -84,7 +84,7 @@ param(
     [switch] $EnableLongPaths = ($env:PYBOOTSTRAP_ENABLE_LONG_PATHS -match '^\s*(1|true|yes|on)\s*$'),
     # Everything else is passed to "python -m pybootstrap install".
     [Parameter(ValueFromRemainingArguments = $true)]
-    [string[]] $PybootstrapArgs = ($env:PYBOOTSTRAP_ARGS -split '\s+' | Where-Object { $_ })
+    [object[]] $PybootstrapArgs = ($env:PYBOOTSTRAP_ARGS -split '\s+' | Where-Object { $_ })
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -901,6 +901,8 @@ function Invoke-ProcessCapture {
     $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
     $info.FileName = $FilePath
     $info.Arguments = ConvertTo-CommandLine -ArgumentList $ArgumentList
+    # Windows PowerShell 5.1 does not keep the process directory in step with Set-Location
+    $info.WorkingDirectory = (Get-Location -PSProvider FileSystem).ProviderPath
     $info.UseShellExecute = $false
     $info.RedirectStandardInput = $true
     $info.RedirectStandardOutput = $true
@@ -932,10 +934,17 @@ function Invoke-ProcessCapture {
             try { $process.Kill() } catch { $null = $_ }
             return [pscustomobject]@{ ExitCode = -1; StdOut = ''; StdErr = 'timed out'; TimedOut = $true }
         }
+        # a grandchild that keeps the pipes open must not hang us after the process itself has exited
+        $null = $stdout.Wait(5000)
+        $null = $stderr.Wait(5000)
+        $out = ''
+        $err = ''
+        if ($stdout.IsCompleted) { $out = [string]$stdout.Result }
+        if ($stderr.IsCompleted) { $err = [string]$stderr.Result }
         return [pscustomobject]@{
             ExitCode = $process.ExitCode
-            StdOut = [string]$stdout.Result
-            StdErr = [string]$stderr.Result
+            StdOut = $out
+            StdErr = $err
             TimedOut = $false
         }
     }
@@ -991,6 +1000,7 @@ function Start-Installer {
     $info.FileName = $FilePath
     # Built by hand: NSIS wants "/D=<prefix>" last and unquoted.
     $info.Arguments = $ArgumentString
+    $info.WorkingDirectory = (Get-Location -PSProvider FileSystem).ProviderPath
     $info.UseShellExecute = $false
     $info.CreateNoWindow = $true
     try {
@@ -1023,6 +1033,7 @@ function Invoke-Pybootstrap {
     $info = New-Object -TypeName System.Diagnostics.ProcessStartInfo
     $info.FileName = $FilePath
     $info.Arguments = ConvertTo-CommandLine -ArgumentList $ArgumentList
+    $info.WorkingDirectory = (Get-Location -PSProvider FileSystem).ProviderPath
     $info.UseShellExecute = $false
     try {
         $process = [System.Diagnostics.Process]::Start($info)
@@ -1484,7 +1495,12 @@ function Resolve-BootstrapConfig {
 
     $passThrough = @()
     foreach ($item in @($Settings['PybootstrapArgs'])) {
-        if ($null -ne $item -and [string]$item -ne '') {
+        if ($item -is [array]) {
+            # "--packages torch,torchvision" reaches a script as an array; pybootstrap wants the comma list back
+            $item = ($item | ForEach-Object { [string]$_ }) -join ','
+        }
+        # "--" only separates our parameters from pybootstrap's; under -File PowerShell passes it on literally
+        if ($null -ne $item -and [string]$item -ne '' -and [string]$item -ne '--') {
             $passThrough += [string]$item
         }
     }
@@ -1748,6 +1764,33 @@ function Save-RemoteFile {
     }
 }
 
+function Get-SidecarUrl {
+    <# The URL of the ".sha256" file published beside a download: before any query string (signed URLs). #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [string] $Url
+    )
+    $cut = $Url.IndexOfAny([char[]]@('?', '#'))
+    if ($cut -lt 0) {
+        return $Url + '.sha256'
+    }
+    return $Url.Substring(0, $cut) + '.sha256' + $Url.Substring($cut)
+}
+
+function ConvertTo-WheelVersion {
+    <# The version in a wheel file name ("pybootstrap-0.10.0-py3-none-any.whl" -> 0.10.0), for sorting. #>
+    [CmdletBinding()]
+    [OutputType([version])]
+    param(
+        [string] $Name
+    )
+    if ($Name -match '^[^-]+-(\d+(\.\d+){0,3})') {
+        return [version]($Matches[1] + $(if ($Matches[1] -notmatch '\.') { '.0' } else { '' }))
+    }
+    return [version]'0.0'
+}
+
 function Get-Sha256FromSidecar {
     <# The SHA256 from "<url>.sha256", trusted only over HTTPS (or from a local/UNC file). #>
     [CmdletBinding()]
@@ -1784,16 +1827,22 @@ function Assert-FileHash {
     param(
         [string] $Path,
         [string] $ExpectedHash,
-        [string] $What = 'the download'
+        [string] $What = 'the download',
+        # The file is the user's own (a local or UNC archive): report the mismatch, never delete it.
+        [switch] $KeepFile
     )
     if (-not (Test-Sha256Format -Value $ExpectedHash)) {
         throw (New-BootstrapError -ExitCode 9 -Message ('No valid SHA256 to check ' + $What + ' against.'))
     }
     $actual = Get-FileSha256 -Path $Path
     if ($actual -ne $ExpectedHash.ToLowerInvariant()) {
-        Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+        $fate = 'The file was kept (it is yours); check it or the expected SHA256.'
+        if (-not $KeepFile) {
+            Remove-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+            $fate = 'The file was deleted. A proxy, a mirror or an incomplete download may have changed it.'
+        }
         throw (New-BootstrapError -ExitCode 9 -Message ('SHA256 mismatch for ' + $What + ': expected ' + $ExpectedHash.ToLowerInvariant() + ', got ' + $actual +
-            '. The file was deleted. A proxy, a mirror or an incomplete download may have changed it; nothing was installed.'))
+            '. ' + $fate + ' Nothing was installed.'))
     }
     Write-Log -Message ('SHA256 verified for ' + $What + ' (' + $actual + ').')
 }
@@ -2271,7 +2320,7 @@ function Install-CondaDistribution {
     Save-RemoteFile -Url $Info.Url -OutFile $installer -ProxySettings $ProxySettings -Retries $Config.DownloadRetries -Offline $Config.Offline
     $expected = $Info.Sha256
     if ([string]::IsNullOrEmpty($expected)) {
-        $expected = Get-Sha256FromSidecar -Url ($Info.Url + '.sha256') -Directory $Config.TempDirectory -ProxySettings $ProxySettings -Retries $Config.DownloadRetries -Offline $Config.Offline
+        $expected = Get-Sha256FromSidecar -Url (Get-SidecarUrl -Url $Info.Url) -Directory $Config.TempDirectory -ProxySettings $ProxySettings -Retries $Config.DownloadRetries -Offline $Config.Offline
     }
     Assert-FileHash -Path $installer -ExpectedHash $expected -What $Info.FileName
     Assert-FileSignature -Path $installer -SignerPattern $Info.SignerPattern -What $Info.FileName
@@ -2423,7 +2472,7 @@ function Resolve-PybootstrapSource {
         if (Test-PathExists -Path (Join-WinPath $path 'pyproject.toml') -PathType Leaf) {
             return [pscustomobject]@{ Kind = 'Folder'; Location = $path; Wheel = $null; IsUrl = $false; Sha256 = $null; Origin = '-Source' }
         }
-        $wheels = @(Get-DirectoryEntryNames -Path $path -Filter 'pybootstrap-*.whl' | Sort-Object -Descending)
+        $wheels = @(Get-DirectoryEntryNames -Path $path -Filter 'pybootstrap-*.whl' | Sort-Object -Descending -Property { ConvertTo-WheelVersion -Name $_ })
         if ($wheels.Count -gt 0) {
             return [pscustomobject]@{ Kind = 'Wheelhouse'; Location = $path; Wheel = (Join-WinPath $path $wheels[0]); IsUrl = $false; Sha256 = $null; Origin = '-Source' }
         }
@@ -2455,7 +2504,7 @@ function Get-PybootstrapSourcePath {
     }
     if (-not $Source.IsUrl) {
         if (-not [string]::IsNullOrEmpty($Source.Sha256)) {
-            Assert-FileHash -Path $Source.Location -ExpectedHash $Source.Sha256 -What $Source.Location
+            Assert-FileHash -Path $Source.Location -ExpectedHash $Source.Sha256 -What $Source.Location -KeepFile
         }
         return $Source.Location
     }
@@ -2464,7 +2513,7 @@ function Get-PybootstrapSourcePath {
     Save-RemoteFile -Url $Source.Location -OutFile $file -ProxySettings $ProxySettings -Retries $Config.DownloadRetries -Offline $Config.Offline
     $expected = $Source.Sha256
     if ([string]::IsNullOrEmpty($expected)) {
-        $expected = Get-Sha256FromSidecar -Url ($Source.Location + '.sha256') -Directory $Config.TempDirectory -ProxySettings $ProxySettings -Retries $Config.DownloadRetries -Offline $Config.Offline
+        $expected = Get-Sha256FromSidecar -Url (Get-SidecarUrl -Url $Source.Location) -Directory $Config.TempDirectory -ProxySettings $ProxySettings -Retries $Config.DownloadRetries -Offline $Config.Offline
     }
     Assert-FileHash -Path $file -ExpectedHash $expected -What $leaf
     return $file
@@ -2824,10 +2873,11 @@ function Invoke-Bootstrap {
 
 # The only top-level statement. It runs unless this file is dot-sourced (". .\bootstrap.ps1", as the
 # Pester suite does) or PYBOOTSTRAP_NO_MAIN is set. Under "irm | iex" and
-# "& ([scriptblock]::Create(...))" there is no script file ($MyInvocation.MyCommand.Path is $null):
-# the result then goes to $LASTEXITCODE and the user's window stays open.
-if (($MyInvocation.InvocationName -ne '.' -or $null -eq $MyInvocation.MyCommand.Path) -and -not $env:PYBOOTSTRAP_NO_MAIN) {
-    Exit-Bootstrap -ViaIex ($null -eq $MyInvocation.MyCommand.Path) -Code (Invoke-Bootstrap -InvokedViaIex ($null -eq $MyInvocation.MyCommand.Path) -BoundNames @($PSBoundParameters.Keys) -Settings @{
+# "& ([scriptblock]::Create(...))" a script block literal has no file (({ 0 }).File is empty; unlike
+# $MyInvocation, which under iex is the caller's, e.g. a fleet wrapper script's): the result then goes to
+# $LASTEXITCODE and the user's window stays open.
+if (([string]::IsNullOrEmpty(({ 0 }).File) -or $MyInvocation.InvocationName -ne '.') -and -not $env:PYBOOTSTRAP_NO_MAIN) {
+    Exit-Bootstrap -ViaIex ([string]::IsNullOrEmpty(({ 0 }).File)) -Code (Invoke-Bootstrap -InvokedViaIex ([string]::IsNullOrEmpty(({ 0 }).File)) -BoundNames @($PSBoundParameters.Keys) -Settings @{
             Prefix = $Prefix
             HomePath = $HomePath
             Distribution = $Distribution

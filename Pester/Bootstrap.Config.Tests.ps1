@@ -63,6 +63,13 @@ Describe 'Resolve-BootstrapConfig' {
         ($config.PybootstrapArgs -join ' ') | Should -Be '--torch 2.5.1'
     }
 
+    It 'drops a literal -- and gives comma lists back to pybootstrap as one argument' {
+        $config = Resolve-BootstrapConfig -Settings @{
+            PybootstrapArgs = @('--', '--packages', @('torch', 'torchvision'), '--torch', '2.5.1')
+        }
+        @($config.PybootstrapArgs) | Should -Be @('--packages', 'torch,torchvision', '--torch', '2.5.1')
+    }
+
     It 'gives exit code 2 for <Case>' -ForEach @(
         @{ Case = 'an unknown distribution'; Settings = @{ Distribution = 'Anaconda' }; Text = 'Miniconda or Miniforge' },
         @{ Case = 'a Python older than 3.9'; Settings = @{ PythonVersion = '3.8' }; Text = '3.9 or newer' },

@@ -28,6 +28,21 @@ Describe 'text helpers' {
         ConvertTo-BoolSetting -Value $Value | Should -Be $Expected
     }
 
+    It 'puts the .sha256 sidecar before a query string' {
+        Get-SidecarUrl -Url 'https://h/a.exe' | Should -Be 'https://h/a.exe.sha256'
+        Get-SidecarUrl -Url 'https://h/a.exe?sig=x&se=1' | Should -Be 'https://h/a.exe.sha256?sig=x&se=1'
+        Get-SidecarUrl -Url 'https://h/a.exe#frag' | Should -Be 'https://h/a.exe.sha256#frag'
+    }
+
+    It 'sorts wheel files by version, not by text' {
+        $names = @('pybootstrap-0.9.0-py3-none-any.whl', 'pybootstrap-0.10.0-py3-none-any.whl', 'pybootstrap-1-py3-none-any.whl')
+        ConvertTo-WheelVersion -Name 'pybootstrap-0.10.0-py3-none-any.whl' | Should -Be ([version]'0.10.0')
+        ConvertTo-WheelVersion -Name 'pybootstrap-1-py3-none-any.whl' | Should -Be ([version]'1.0')
+        ConvertTo-WheelVersion -Name 'not-a-wheel' | Should -Be ([version]'0.0')
+        ($names | Sort-Object -Descending -Property { ConvertTo-WheelVersion -Name $_ })[0] | Should -Be 'pybootstrap-1-py3-none-any.whl'
+        ($names | Sort-Object -Descending -Property { ConvertTo-WheelVersion -Name $_ })[1] | Should -Be 'pybootstrap-0.10.0-py3-none-any.whl'
+    }
+
     It 'reads switches, booleans and null as booleans' {
         ConvertTo-BoolSetting -Value $null | Should -BeFalse
         ConvertTo-BoolSetting -Value $true | Should -BeTrue

@@ -212,6 +212,14 @@ Describe 'integrity' {
         Get-ThrownExitCode { Assert-FileHash -Path $file -ExpectedHash '' } | Should -Be 9
     }
 
+    It 'keeps the user''s own file (-KeepFile) when its SHA256 does not match (exit code 9)' {
+        $file = Join-Path -Path $TestDrive -ChildPath 'users-archive.tar.gz'
+        [System.IO.File]::WriteAllBytes($file, [byte[]](1, 2, 3))
+        Get-ThrownExitCode { Assert-FileHash -Path $file -ExpectedHash ('0' * 64) -What 'users-archive.tar.gz' -KeepFile } | Should -Be 9
+        Get-ThrownMessage { Assert-FileHash -Path $file -ExpectedHash ('0' * 64) -KeepFile } | Should -Match 'was kept'
+        Test-Path -LiteralPath $file | Should -BeTrue
+    }
+
     It 'accepts a valid Authenticode signature by the expected signer' {
         Mock Get-SignatureStatus { [pscustomobject]@{ Status = 'Valid'; Subject = 'CN=Anaconda, Inc., O=Anaconda, Inc.'; Message = '' } }
         $file = Join-Path -Path $TestDrive -ChildPath 'signed.exe'

@@ -7,7 +7,7 @@ BeforeDiscovery {
 BeforeAll {
     $env:PYBOOTSTRAP_NO_MAIN = '1'
     $script:ScriptPath = Join-Path -Path (Split-Path -Parent $PSScriptRoot) -ChildPath 'bootstrap.ps1'
-    $script:DocPath = Join-Path -Path (Join-Path -Path (Split-Path -Parent $PSScriptRoot) -ChildPath 'docs') -ChildPath 'bootstrap.md'
+    $script:DocPath = Join-Path -Path (Split-Path -Parent $PSScriptRoot) -ChildPath 'README.md'
     . $script:ScriptPath
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     $tokens = $null

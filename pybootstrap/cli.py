@@ -9,13 +9,13 @@ from pybootstrap import __version__
 TYPE_CHECKING = False  # typing is not imported at run time: --version starts as fast as Python itself
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
-    from typing import Any, Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, Dict, Optional, Sequence
 
-COMMANDS = ("detect", "plan", "install", "verify", "download", "diagnose", "manifest")
 
 #: Options whose value may also come from PYBOOTSTRAP_<NAME>; repeatable ones split on the separator.
 REPEATABLE_SEPARATORS = {"gpu": ";", "compute_capability": ",", "find_links": os.pathsep}
 BOOLEAN_OPTIONS = ("json", "offline", "dry_run", "no_gpu")
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 def _parser_class() -> type:
@@ -198,7 +198,7 @@ def apply_environment(args: "argparse.Namespace", environ: Dict[str, str]) -> Di
         if raw is None or raw == "":
             continue
         if dest in BOOLEAN_OPTIONS:
-            if raw.strip().lower() in ("1", "true", "yes", "on"):
+            if raw.strip().lower() in TRUE_WORDS:
                 setattr(args, dest, True)
             elif raw.strip().lower() in ("0", "false", "no", "off"):
                 setattr(args, dest, False)
@@ -225,7 +225,7 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
     from pybootstrap import render
     from pybootstrap.errors import ExitCode, PybootstrapError
 
-    json_env = environ.get("PYBOOTSTRAP_JSON", "").strip().lower() in ("1", "true", "yes", "on")
+    json_env = environ.get("PYBOOTSTRAP_JSON", "").strip().lower() in TRUE_WORDS
     json_requested = "--json" in argv or json_env
     try:
         parser = build_parser(only=argv[0] if argv and argv[0] in _SUBCOMMANDS else None)
@@ -253,11 +253,9 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
         render.error(exc, as_json=json_requested and not getattr(exc, "document_printed", False))
         return int(exc.exit_code)
     except OSError as exc:  # a path pybootstrap could not use: the environment, not a bug
-        from pybootstrap.errors import EnvironmentProblem
+        from pybootstrap.errors import path_problem
 
-        problem = EnvironmentProblem(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-                                     "Check the path and its permissions, or choose another folder "
-                                     "(--venv, --to, --log, PYBOOTSTRAP_HOME).")
+        problem = path_problem(exc)
         render.error(problem, as_json=json_requested)
         return int(problem.exit_code)
     except KeyboardInterrupt:
@@ -271,14 +269,6 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Dict[str, str]]
         detail = traceback.format_exc()
         render.bug(exc, detail, as_json=json_requested, verbose="-v" in argv or "--verbose" in argv)
         return int(ExitCode.INTERNAL)
-
-
-def split_list(values: Optional[List[str]]) -> List[str]:
-    """Flatten repeatable options that may also hold comma-separated values."""
-    out: List[str] = []
-    for value in values or []:
-        out.extend(v.strip() for v in value.split(",") if v.strip())
-    return out
 
 
 def run() -> None:

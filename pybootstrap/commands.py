@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from pybootstrap import _subprocess, render, settings
-from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError
+from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError, path_problem
 from pybootstrap.hardware import Hardware, apply_overrides, detect
 from pybootstrap.manifest import Manifest, load_manifest
 from pybootstrap.planner import Plan, plan, summarize_rejections
@@ -246,9 +246,7 @@ def _logged(command: str, body: Any, args: Any, sources: Dict[str, str], environ
         try:
             code = int(body(run))
         except OSError as exc:  # a folder or file pybootstrap cannot use: an environment problem, exit 8
-            raise EnvironmentProblem(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-                                     "Check the path and its permissions, or choose another folder "
-                                     "(--venv, --to, --log, PYBOOTSTRAP_HOME).") from None
+            raise path_problem(exc) from None
         path = run.write(code)
         _announce_log(path, args, run)
         return code

@@ -93,3 +93,10 @@ class IntegrityError(PybootstrapError):
 
     exit_code = ExitCode.INTEGRITY
     kind = "integrity"
+
+
+def path_problem(exc: OSError) -> EnvironmentProblem:
+    """A folder or file pybootstrap cannot use (permissions, a file where a folder should be): exit 8."""
+    return EnvironmentProblem(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                              "Check the path and its permissions, or choose another folder "
+                              "(--venv, --to, --log, PYBOOTSTRAP_HOME).")

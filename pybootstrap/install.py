@@ -19,7 +19,7 @@ from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, Inte
                                 NoCompatibleBuildError, UsageError)
 from pybootstrap.hardware import Hardware
 from pybootstrap.manifest import Manifest
-from pybootstrap.planner import Plan
+from pybootstrap.planner import Plan, python_key, python_xy
 
 
 def run_install(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
@@ -180,16 +180,12 @@ def _check_target_fits(build: Any, target: environments.Target) -> None:
         raise EnvironmentProblem("conda was not found", "Install Miniforge, or give --conda-exe PATH.")
 
 
-def _python_key(version: str) -> Tuple[int, ...]:
-    return tuple(int(x) for x in version.split(".") if x.isdigit())
-
-
 def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manifest, hw: Hardware,
                             first: Plan) -> Tuple[Plan, Hardware]:
     """A conda environment that does not exist yet can have any Python: take the newest one a build fits."""
-    own = ".".join(hw.python_version.split(".")[:2])
+    own = python_xy(hw.python_version)
     versions = sorted({py for release in manifest.releases for variant in release.variants
-                       for py in release.python_for(variant, hw.os)}, key=_python_key, reverse=True)
+                       for py in release.python_for(variant, hw.os)}, key=python_key, reverse=True)
     for python in versions:
         if python == own:
             continue
@@ -211,7 +207,7 @@ def _install_steps(p: Plan, target: environments.Target, args: Any, hw: Hardware
     if not target.exists or recreate:
         if target.kind == "conda":
             steps.append(conda_inst.create_argv(target.conda_exe or "conda", str(target.prefix),
-                                                ".".join(hw.python_version.split(".")[:2]),
+                                                python_xy(hw.python_version),
                                                 offline=args.offline, channels=p.build.conda_channels))
         else:
             steps.append(environments.venv_argv(target, clear=recreate))
@@ -452,9 +448,9 @@ def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, 
     own_os, own_arch, own_py = current_platform()
     tags = None
     py_version = None
-    if (hw.os, hw.arch) != (own_os, own_arch) or hw.python_version.split(".")[:2] != own_py.split(".")[:2]:
+    if (hw.os, hw.arch) != (own_os, own_arch) or python_xy(hw.python_version) != python_xy(own_py):
         tags = PLATFORM_TAGS.get((hw.os, hw.arch))
-        py_version = "".join(hw.python_version.split(".")[:2])
+        py_version = python_xy(hw.python_version).replace(".", "")
     build = p.build
     if build.installer == "conda":
         raise UsageError("download fetches pip wheels; this plan uses conda",

@@ -689,8 +689,3 @@ def _decode(data: bytes, origin: str) -> Any:
         raise ManifestError(f"{origin}: invalid JSON: {exc}", "Fix the JSON (each key once, numbers only).") from None
     except RecursionError:
         raise ManifestError(f"{origin}: JSON nested too deeply", "This is not a pybootstrap manifest.") from None
-
-
-def manifest_env_source() -> Optional[str]:
-    """The manifest named by PYBOOTSTRAP_MANIFEST, if any."""
-    return os.environ.get("PYBOOTSTRAP_MANIFEST") or None

@@ -102,16 +102,18 @@ class _Outcome:
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _py_xy(version: str) -> str:
+def python_xy(version: str) -> str:
+    """'3.11.7' -> '3.11': the part of a Python version that wheels are built for."""
     return ".".join(version.split(".")[:2])
 
 
-def _python_key(version: str) -> Tuple[int, ...]:
-    return tuple(int(p) for p in version.split("."))
+def python_key(version: str) -> Tuple[int, ...]:
+    """Sort key for Python versions: '3.9' < '3.10'."""
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def _span(versions: Sequence[str]) -> str:
-    ordered = sorted(set(versions), key=_python_key)
+    ordered = sorted(set(versions), key=python_key)
     return "none" if not ordered else ordered[0] if len(ordered) == 1 else f"{ordered[0]}-{ordered[-1]}"
 
 
@@ -173,7 +175,7 @@ def _check_platform(hw: Hardware, release: Release, variant: Variant) -> Optiona
 
 
 def _check_python(hw: Hardware, release: Release, variant: Variant) -> Optional[Tuple[str, str]]:
-    python = _py_xy(hw.python_version)
+    python = python_xy(hw.python_version)
     supported = release.python_for(variant, hw.os)
     if python in supported:
         return None
@@ -457,12 +459,12 @@ def _no_build(manifest: Manifest, hw: Hardware, request: Request, outcomes: List
 def _python_advice(hw: Hardware, outcomes: List[_Outcome], where: str, constraints: List[str]) -> Tuple[str, str]:
     """No build for this Python (or platform): name the Python versions that would work."""
     pythons = sorted({p for o in outcomes if o.variant.available_on(hw.os, hw.arch)
-                      for p in o.release.python_for(o.variant, hw.os)}, key=_python_key)
+                      for p in o.release.python_for(o.variant, hw.os)}, key=python_key)
     if not pythons:
         return (f"no build is published for {where}",
                 "PyTorch publishes wheels for Windows x86_64 and Linux x86_64/arm64.")
     scope = f" with {' and '.join(constraints)}" if constraints else ""
-    return (f"no build supports Python {_py_xy(hw.python_version)} on {where}{scope}",
+    return (f"no build supports Python {python_xy(hw.python_version)} on {where}{scope}",
             f"Use a Python that has PyTorch wheels{scope}: {', '.join(pythons)} "
             f"(e.g. --python-version {pythons[-1]}, or --python PATH / --conda-env with one of them).")
 

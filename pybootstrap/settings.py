@@ -6,20 +6,13 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap.errors import UsageError
 from pybootstrap.manifest import Capability, DriverVersion, OSES
 from pybootstrap.planner import PACKAGES, Request
-
-
-class Setting(NamedTuple):
-    """A value and where it came from ("--variant", "PYBOOTSTRAP_VARIANT", "default", ...)."""
-
-    value: object
-    source: str
 
 
 def _src(sources: Dict[str, str], dest: str) -> str:

@@ -2271,12 +2271,12 @@ function Get-CondaRcContent {
         $channelUrl = 'https://conda.anaconda.org/' + $Channel
     }
     $lines = @(
-        '# Written by pybootstrap bootstrap.ps1: this prefix uses ' + $Channel + ' only and never',
+        ('# Written by pybootstrap bootstrap.ps1: this prefix uses ' + $Channel + ' only and never'),
         '# Anaconda''s default channels (their Terms of Service are not accepted here).',
         'channels:',
-        '  - ' + $Channel,
+        ('  - ' + $Channel),
         'default_channels:',
-        '  - ' + $channelUrl,
+        ('  - ' + $channelUrl),
         'channel_priority: strict',
         ''
     )

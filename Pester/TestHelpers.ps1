@@ -106,6 +106,11 @@ function New-UsablePython {
 }
 
 function Get-HostExecutable {
-    # The PowerShell executable running these tests (powershell.exe or pwsh).
+    # The PowerShell executable running these tests (powershell.exe or pwsh). $PSHOME holds it; the process
+    # path is not enough, because PowerShell installed as a .NET tool runs inside the 'dotnet' host.
+    foreach ($name in @('pwsh.exe', 'pwsh', 'powershell.exe')) {
+        $candidate = Join-Path -Path $PSHOME -ChildPath $name
+        if (Test-Path -LiteralPath $candidate -PathType Leaf) { return $candidate }
+    }
     return (Get-Process -Id $PID).Path
 }

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fixtures import (GPU_CC, GPU_NAME, REPO, SMI_TABLE, TORCH, TORCHAUDIO, TORCHVISION,  # noqa: E402
+from _fixtures import (GPU_CC, GPU_NAME, REPO, SMI_TABLE, TORCH, TORCHAUDIO, TORCHVISION,
                        VARIANT, WHEEL_MB, IndexServer, build_index, hermetic_env, venv_python, write_fake_smi)
-from _report import (BUDGETS, busy_warning, details, judge, load_average, machine_facts,  # noqa: E402
+from _report import (BUDGETS, busy_warning, details, judge, load_average, machine_facts,
                      markdown)
 
 

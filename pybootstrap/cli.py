@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 from pybootstrap import __version__
 
 TYPE_CHECKING = False  # typing is not imported at run time: --version starts as fast as Python itself

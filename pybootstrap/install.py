@@ -13,10 +13,30 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pybootstrap import _subprocess, environments, render, settings
-from pybootstrap.commands import (WHEELHOUSE_LISTING, _hardware, _logged, _manifest, _plan, _plan_doc, _quote,
-                                  _Run, _setup, _show_hardware, _show_plan, _show_verification, _verify_target)
-from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, IntegrityError, NetworkError,
-                                NoCompatibleBuildError, UsageError)
+from pybootstrap.commands import (
+    WHEELHOUSE_LISTING,
+    _hardware,
+    _logged,
+    _manifest,
+    _plan,
+    _plan_doc,
+    _quote,
+    _Run,
+    _setup,
+    _show_hardware,
+    _show_plan,
+    _show_verification,
+    _verify_target,
+)
+from pybootstrap.errors import (
+    EnvironmentProblem,
+    ExitCode,
+    InstallError,
+    IntegrityError,
+    NetworkError,
+    NoCompatibleBuildError,
+    UsageError,
+)
 from pybootstrap.hardware import Hardware
 from pybootstrap.manifest import Manifest
 from pybootstrap.planner import Plan, python_key, python_xy
@@ -54,7 +74,8 @@ def _check_python_version(args: Any, sources: Dict[str, str], target: Any, versi
 
 
 def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+    from pybootstrap.installers import conda as conda_inst
+    from pybootstrap.installers import pip as pip_inst
 
     _refuse_other_machine(args, sources)
     with run.step("manifest"):
@@ -201,7 +222,8 @@ def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manife
 def _install_steps(p: Plan, target: environments.Target, args: Any, hw: Hardware,
                    recreate: bool = False) -> List[List[str]]:
     """Every command install would run, concretely (for --dry-run and the log)."""
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+    from pybootstrap.installers import conda as conda_inst
+    from pybootstrap.installers import pip as pip_inst
 
     steps: List[List[str]] = []
     if not target.exists or recreate:
@@ -362,7 +384,8 @@ def _plan_replacement(target: environments.Target, build: Any, *, unfinished: bo
     the torch family ({"from", "to", "why", "argvs"}); None when nothing needs replacing."""
     if not target.python.exists():
         return None
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+    from pybootstrap.installers import conda as conda_inst
+    from pybootstrap.installers import pip as pip_inst
     from pybootstrap.verify import run_probe
 
     probe = run_probe(str(target.python), timeout=120)
@@ -397,7 +420,8 @@ def _plan_replacement(target: environments.Target, build: Any, *, unfinished: bo
 
 def _replace_torch_family(target: environments.Target, build: Any, *, unfinished: bool = False) -> Optional[dict]:
     """Remove only the torch family when the target holds another (or a broken) torch build; say so."""
-    from pybootstrap.installers import conda as conda_inst, pip as pip_inst
+    from pybootstrap.installers import conda as conda_inst
+    from pybootstrap.installers import pip as pip_inst
 
     replacement = _plan_replacement(target, build, unfinished=unfinished)
     if replacement is None:

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap.errors import UsageError
-from pybootstrap.manifest import Capability, DriverVersion, OSES
+from pybootstrap.manifest import OSES, Capability, DriverVersion
 from pybootstrap.planner import PACKAGES, Request
 
 

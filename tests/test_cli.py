@@ -9,9 +9,18 @@ import sys
 import pytest
 
 from pybootstrap import cli, commands
-from pybootstrap.errors import (EnvironmentProblem, ExitCode, InstallError, IntegrityError, ManifestError,
-                                NetworkError, NoCompatibleBuildError, PybootstrapError, UsageError,
-                                VerificationError)
+from pybootstrap.errors import (
+    EnvironmentProblem,
+    ExitCode,
+    InstallError,
+    IntegrityError,
+    ManifestError,
+    NetworkError,
+    NoCompatibleBuildError,
+    PybootstrapError,
+    UsageError,
+    VerificationError,
+)
 
 # CONTRACT.md: the flags each command must list in --help.
 OUTPUT = ["--json", "-v", "--verbose", "-q", "--quiet"]

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pybootstrap import cli
 from pybootstrap.diagnose import RULES, Finding, cuda_from_code, diagnose_text, guess_os, normalize, variants_for

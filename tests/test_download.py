@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-import pytest
-
 import fake_torch
+import pytest
 from indexserver import IndexServer
+
 from pybootstrap import cli, environments, install
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import fake_torch
 import pytest
 
-import fake_torch
 from pybootstrap import environments
 from pybootstrap.environments import Target
 from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError

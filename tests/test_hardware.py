@@ -14,8 +14,17 @@ import pytest
 
 from pybootstrap import _subprocess, hardware, nvidia_smi
 from pybootstrap.errors import UsageError
-from pybootstrap.hardware import (Gpu, Hardware, apply_overrides, capability_from_name, derive_cuda_version, detect,
-                                  find_nvidia_smi, hardware_from_report, parse_driver_version)
+from pybootstrap.hardware import (
+    Gpu,
+    Hardware,
+    apply_overrides,
+    capability_from_name,
+    derive_cuda_version,
+    detect,
+    find_nvidia_smi,
+    hardware_from_report,
+    parse_driver_version,
+)
 from pybootstrap.manifest import DriverVersion, Manifest, load_manifest
 
 CORPUS = Path(__file__).parent / "data" / "nvidia-smi"

@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import pytest
-
 import fake_torch
+import pytest
 from indexserver import IndexServer
+
 from pybootstrap import cli, commands, environments, install
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -968,7 +968,7 @@ def test_fuzz_cli_never_tracebacks(mutations: List[Tuple[Any, str, Any]], torch:
 # --- sources: paths, file:// URLs, http(s) URLs, PYBOOTSTRAP_MANIFEST ----------------------------
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         if self.path == "/close":
             return  # no response: the server closes the connection
         if self.path == "/slow":

@@ -12,8 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybootstrap import _subprocess, nvidia_smi
-from pybootstrap.nvidia_smi import (classify_error, is_invalid_field_error, parse_any, parse_capability, parse_csv,
-                                    parse_list, parse_memory_mib, parse_proc_version, parse_table)
+from pybootstrap.nvidia_smi import (
+    classify_error,
+    is_invalid_field_error,
+    parse_any,
+    parse_capability,
+    parse_csv,
+    parse_list,
+    parse_memory_mib,
+    parse_proc_version,
+    parse_table,
+)
 
 CORPUS = Path(__file__).parent / "data" / "nvidia-smi"
 INDEX: List[Dict[str, Any]] = json.loads((CORPUS / "INDEX.json").read_text(encoding="utf-8"))

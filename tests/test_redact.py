@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-import pytest
-
 import fake_torch
-from pybootstrap.redact import MASK, redact, redact_argv, redact_obj
+import pytest
 from test_verify import RTX4070, clear_site, cuda_config, make_venv
+
+from pybootstrap.redact import MASK, redact, redact_argv, redact_obj
 
 PROXY = "http://user:s3cret@proxy:8080"
 INDEX = "https://tok:ghp_abc@mirror.example/simple"

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
-import pytest
-
 import fake_torch
-from pybootstrap import __version__, cli, report
+import pytest
 from test_verify import NO_GPU, RTX4070, clear_site, cuda_config, make_venv
+
+from pybootstrap import __version__, cli, report
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import fake_torch
 import pytest
 
-import fake_torch
 from pybootstrap import cli, verify
 from pybootstrap.hardware import DetectIssue, Gpu, Hardware
 from pybootstrap.manifest import DriverVersion, load_manifest

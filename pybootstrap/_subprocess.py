@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
+import locale
 import os
+import signal
+import subprocess
+import sys
+import threading
 import time
-from typing import Any, Callable, List, Mapping, Optional, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from pybootstrap.redact import redact, redact_argv
 
 TAIL_LINES = 40
 
 
+@dataclass(frozen=True)
 class CommandResult:
     """What one external command did."""
 
-    __slots__ = ("argv", "returncode", "stdout", "stderr", "duration_s", "timed_out", "error")
-
-    def __init__(self, argv: List[str], returncode: Optional[int], stdout: str = "", stderr: str = "",
-                 duration_s: float = 0.0, timed_out: bool = False, error: Optional[str] = None) -> None:
-        self.argv = argv
-        self.returncode = returncode  # None: it could not start, or it timed out
-        self.stdout = stdout
-        self.stderr = stderr
-        self.duration_s = duration_s
-        self.timed_out = timed_out
-        self.error = error  # why it could not start
-
-    def __repr__(self) -> str:
-        return f"CommandResult({self.argv!r}, returncode={self.returncode}, timed_out={self.timed_out})"
+    argv: List[str]
+    returncode: Optional[int]  # None: it could not start, or it timed out
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    timed_out: bool = False
+    error: Optional[str] = None  # why it could not start, or that it timed out
 
     @property
     def ok(self) -> bool:
@@ -39,7 +39,7 @@ class CommandResult:
         text = "\n".join(part for part in (self.stdout, self.stderr) if part)
         return redact("\n".join(text.splitlines()[-lines:]))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """The record kept in the verification log."""
         return {"argv": redact_argv(self.argv), "exit_code": self.returncode,
                 "duration_s": round(self.duration_s, 3), "timed_out": self.timed_out,
@@ -56,8 +56,12 @@ class CommandLog:
         """Record a result."""
         self.results.append(result)
 
+    def clear(self) -> None:
+        """Forget earlier commands (a new logged run starts)."""
+        self.results.clear()
 
-#: The log of the current invocation; cli replaces it at start.
+
+#: The log of the current invocation; each logged run clears it at its start.
 COMMAND_LOG = CommandLog()
 
 
@@ -74,8 +78,6 @@ def decode_output(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    import locale
-
     for encoding in (locale.getpreferredencoding(False), "cp1252", "cp850"):
         try:
             return data.decode(encoding)
@@ -85,7 +87,7 @@ def decode_output(data: bytes) -> str:
 
 
 def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
-        env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
         stream: Optional[Callable[[str], None]] = None, record: bool = True,
         inherit_stdout: bool = False) -> CommandResult:
     """Run argv without a shell; capture output; never raise for a failing or missing tool.
@@ -94,18 +96,16 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
     With ``inherit_stdout`` (and ``stream``), the command writes straight to our stdout (so a terminal shows
     pip's own progress bar) and only its stderr is streamed and kept.
     """
-    import subprocess  # imported on first use: detect and plan often run nothing
-
     argv = [str(a) for a in argv]
     start = time.monotonic()
-    full_env = None
+    full_env: Optional[Dict[str, str]] = None
     if env is not None:
         full_env = dict(os.environ)
         full_env.update(env)
     try:
         if stream is None:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=full_env, cwd=cwd, **_group_kwargs())
+                                    env=full_env, **_group_kwargs())
             try:
                 out, err = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -120,7 +120,7 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
                 raise
             result = CommandResult(argv, proc.returncode, decode_output(out), decode_output(err))
         else:
-            result = _run_streaming(argv, timeout, full_env, cwd, stream, inherit_stdout)
+            result = _run_streaming(argv, timeout, full_env, stream, inherit_stdout)
     except KeyboardInterrupt:
         if record:  # the log then shows what was running when Ctrl+C came
             COMMAND_LOG.add(CommandResult(argv, None, duration_s=time.monotonic() - start, error="interrupted"))
@@ -135,24 +135,20 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = 60.0,
         result = CommandResult(argv, None, error=f"{argv[0]}: permission denied ({exc})")
     except OSError as exc:
         result = CommandResult(argv, None, error=f"{argv[0]}: could not start ({exc})")
-    result.duration_s = time.monotonic() - start
+    result = replace(result, duration_s=time.monotonic() - start)
     if record:
         COMMAND_LOG.add(result)
     return result
 
 
 def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapping[str, str]],
-                   cwd: Optional[str], stream: Callable[[str], None], inherit_stdout: bool = False) -> CommandResult:
+                   stream: Callable[[str], None], inherit_stdout: bool = False) -> CommandResult:
     """Run with stdout and stderr merged (or stdout inherited), passing each captured line on as it arrives."""
-    import subprocess
-
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=None if inherit_stdout else subprocess.PIPE,
-                            stderr=subprocess.PIPE if inherit_stdout else subprocess.STDOUT, env=env, cwd=cwd,
+                            stderr=subprocess.PIPE if inherit_stdout else subprocess.STDOUT, env=env,
                             **_group_kwargs())
     piped = proc.stderr if inherit_stdout else proc.stdout
     lines: List[str] = []
-    import threading
-
     killed = threading.Event()
 
     def _kill() -> None:
@@ -183,26 +179,20 @@ def _run_streaming(argv: List[str], timeout: Optional[float], env: Optional[Mapp
     return CommandResult(argv, proc.returncode, "\n".join(lines), "")
 
 
-def _group_kwargs() -> dict:
+def _group_kwargs() -> Dict[str, Any]:
     """Start the command in a process group of its own, so a timeout or Ctrl+C can end all it started."""
-    if os.name == "nt":
-        import subprocess
-
+    if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
 
 
-def _kill_tree(proc: Any) -> None:
+def _kill_tree(proc: "subprocess.Popen[bytes]") -> None:
     """Kill the command and its children: a child left running keeps our pipe open and the wait hangs."""
-    import subprocess
-
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             subprocess.run(["taskkill", "/F", "/T", "/PID", str(proc.pid)], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=False)
         else:
-            import signal
-
             os.killpg(proc.pid, signal.SIGKILL)
     except (OSError, subprocess.SubprocessError):
         pass

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from pybootstrap import _subprocess
-from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
+from pybootstrap.errors import EnvironmentProblem, InstallError
+from pybootstrap.settings import TargetChoice
 
 STATE_FILE = "pybootstrap-state.json"
 DEFAULT_ENV = "torch"
@@ -20,7 +23,8 @@ _INFO_CODE = ("import json, os, sys; print(json.dumps({'executable': sys.executa
               "sys.version_info[:3])), 'conda': os.path.isdir(os.path.join(sys.prefix, 'conda-meta'))}))")
 
 
-class Target(NamedTuple):
+@dataclass(frozen=True)
+class Target:
     """Where torch goes."""
 
     kind: str  # "venv" | "python" | "conda"
@@ -36,7 +40,7 @@ class Target(NamedTuple):
         what = f"conda env {self.conda_name} ({self.prefix})" if self.conda_name else f"{self.kind} {self.prefix}"
         return f"{what} (from {self.source})"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """For documents and the log."""
         return {"kind": self.kind, "prefix": str(self.prefix), "python": str(self.python), "exists": self.exists,
                 "conda_name": self.conda_name, "source": self.source}
@@ -50,22 +54,35 @@ def python_in(prefix: Path, *, conda: bool, windows: Optional[bool] = None) -> P
     return prefix / "bin" / "python"
 
 
-def interpreter_info(python: str, timeout: float = 30.0) -> Optional[Dict[str, Any]]:
+@dataclass(frozen=True)
+class InterpreterInfo:
+    """What an interpreter says about itself."""
+
+    executable: str
+    prefix: str
+    base_prefix: str
+    version: str  # "3.11.7"
+    conda: bool  # its prefix is a conda environment (conda-meta/)
+
+
+def interpreter_info(python: str, timeout: float = 30.0) -> Optional[InterpreterInfo]:
     """Ask an interpreter about itself; None when it does not run."""
     result = _subprocess.run([python, "-c", _INFO_CODE], timeout=timeout)
     if not result.ok:
         return None
     try:
-        return json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+        return InterpreterInfo(executable=str(data["executable"]), prefix=str(data["prefix"]),
+                               base_prefix=str(data["base_prefix"]), version=str(data["version"]),
+                               conda=bool(data["conda"]))
+    except (ValueError, IndexError, KeyError, TypeError):
         return None
 
 
-def find_conda(explicit: Optional[str], environ: Dict[str, str], *, strict: bool = True) -> Optional[str]:
-    """--conda-exe, else $CONDA_EXE, else conda / mamba on PATH; a given path that does not exist is refused."""
-    import shutil
-
-    for given, where in ((explicit, "--conda-exe"), (environ.get("CONDA_EXE"), "CONDA_EXE")):
+def find_conda(explicit: Optional[str], from_env: Optional[str] = None, *, strict: bool = True) -> Optional[str]:
+    """--conda-exe, else $CONDA_EXE (from_env), else conda / mamba on PATH; a given path that does not exist is
+    refused."""
+    for given, where in ((explicit, "--conda-exe"), (from_env, "CONDA_EXE")):
         if given:
             found = shutil.which(given)
             if found is None and not strict:  # only needed later, if at all: say it then
@@ -99,38 +116,34 @@ def conda_prefix_for_name(conda_exe: str, name: str) -> Path:
     return Path(dirs[0]) / name
 
 
-def resolve_target(args: Any, sources: Dict[str, str], home: Path, environ: Dict[str, str]) -> Target:
+def resolve_target(choice: TargetChoice, home: Path) -> Target:
     """The target from --venv / --python / --conda-env / --conda-prefix, else the default venv under home."""
-    given = [d for d in ("venv", "python", "conda_env", "conda_prefix") if getattr(args, d, None)]
-    if len(given) > 1:
-        raise UsageError("give only one target: " + " / ".join("--" + d.replace("_", "-") for d in given),
-                         "Choose one of --venv, --python, --conda-env, --conda-prefix.")
-    src = sources.get(given[0], "--" + given[0].replace("_", "-")) if given else "default"
-    if getattr(args, "python", None):
-        python = Path(args.python).expanduser()
+    src = choice.source
+    if choice.python is not None:
+        python = choice.python
         info = interpreter_info(str(python))
         if info is None:
             raise EnvironmentProblem(f"--python {python}: not a working Python interpreter",
                                      "Give the full path of a python executable (python.exe on Windows).")
-        if info.get("conda"):  # the interpreter of a conda environment: conda may install into it
-            return Target("conda", Path(info["prefix"]), python, True,
-                          conda_exe=find_conda(getattr(args, "conda_exe", None), environ, strict=False), source=src)
-        return Target("python", Path(info["prefix"]), python, True, source=src)
-    wants_conda = str(getattr(args, "installer", None) or "").strip().lower() == "conda"
-    if getattr(args, "conda_env", None) or getattr(args, "conda_prefix", None) or (wants_conda and not given):
-        conda_exe = find_conda(getattr(args, "conda_exe", None), environ)
+        if info.conda:  # the interpreter of a conda environment: conda may install into it
+            return Target("conda", Path(info.prefix), python, True,
+                          conda_exe=find_conda(choice.conda_exe, choice.conda_exe_env, strict=False), source=src)
+        return Target("python", Path(info.prefix), python, True, source=src)
+    if choice.conda_env or choice.conda_prefix or (choice.wants_conda and choice.venv is None):
+        conda_exe = find_conda(choice.conda_exe, choice.conda_exe_env)
         if conda_exe is None:
             raise EnvironmentProblem("conda was not found", "Install Miniforge, or give --conda-exe PATH.")
-        if getattr(args, "conda_prefix", None):
-            prefix, name = Path(args.conda_prefix).expanduser().resolve(), None
-        elif getattr(args, "conda_env", None):
-            prefix, name = conda_prefix_for_name(conda_exe, args.conda_env), args.conda_env
+        name: Optional[str] = None
+        if choice.conda_prefix is not None:
+            prefix = choice.conda_prefix.resolve()
+        elif choice.conda_env:
+            prefix, name = conda_prefix_for_name(conda_exe, choice.conda_env), choice.conda_env
         else:  # --installer conda without a target: a dedicated conda environment under the pybootstrap home
-            prefix, name, src = home / "envs" / DEFAULT_CONDA_ENV, None, "default (--installer conda)"
+            prefix, src = home / "envs" / DEFAULT_CONDA_ENV, "default (--installer conda)"
         python = python_in(prefix, conda=True)
         return Target("conda", prefix, python, (prefix / "conda-meta").is_dir(), conda_exe=conda_exe,
                       conda_name=name, source=src)
-    prefix = Path(args.venv).expanduser().resolve() if getattr(args, "venv", None) else home / "envs" / DEFAULT_ENV
+    prefix = choice.venv.resolve() if choice.venv is not None else home / "envs" / DEFAULT_ENV
     python = python_in(prefix, conda=False)
     if prefix.exists() and not prefix.is_dir():
         raise EnvironmentProblem(f"{prefix} is a file, not a folder for a virtual environment",
@@ -143,18 +156,18 @@ def resolve_target(args: Any, sources: Dict[str, str], home: Path, environ: Dict
     return Target("venv", prefix, python, python.exists(), source=src)
 
 
-def check_allowed(target: Target, info: Optional[Dict[str, Any]]) -> None:
+def check_allowed(target: Target, info: Optional[InterpreterInfo]) -> None:
     """Refuse pybootstrap's own interpreter and system Pythons (neither a venv nor a conda env)."""
     # Compare environment prefixes, not resolved executables: a venv's bin/python is a symlink to its base
     # interpreter, so every venv made from the Python that runs pybootstrap resolves to the same executable.
     own = os.path.realpath(sys.prefix)
     theirs = {os.path.realpath(str(target.prefix))}
-    if info and info.get("prefix"):
-        theirs.add(os.path.realpath(info["prefix"]))
+    if info and info.prefix:
+        theirs.add(os.path.realpath(info.prefix))
     if own in theirs:
         raise EnvironmentProblem(f"{target.python} is the interpreter running pybootstrap itself",
                                  "Install torch into its own environment: --venv DIR (or the default target).")
-    if info and info.get("prefix") == info.get("base_prefix") and not info.get("conda"):
+    if info and info.prefix == info.base_prefix and not info.conda:
         raise EnvironmentProblem(f"{target.python} is a system Python (not a virtual or conda environment)",
                                  "Installing into it could break the system's tools. Use --venv DIR, or "
                                  "create a venv with that Python and pass --python VENV_PYTHON.")
@@ -193,9 +206,10 @@ def conda_installed(prefix: Path, names: Sequence[str]) -> List[str]:
 def read_state(prefix: Path) -> Optional[Dict[str, Any]]:
     """The marker pybootstrap left in an environment, or None."""
     try:
-        return json.loads((prefix / STATE_FILE).read_text(encoding="utf-8"))
+        state = json.loads((prefix / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return state if isinstance(state, dict) else None
 
 
 def write_state(prefix: Path, state: Dict[str, Any]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Optional
+from typing import Dict, Optional, Union
+
+ErrorDict = Dict[str, Union[str, int, None]]
 
 
 class ExitCode(IntEnum):
@@ -19,6 +21,7 @@ class ExitCode(IntEnum):
     INVALID_MANIFEST = 7
     ENVIRONMENT = 8
     INTEGRITY = 9
+    BUSY = 10
     INTERRUPTED = 130
 
 
@@ -32,8 +35,9 @@ class PybootstrapError(Exception):
         super().__init__(message)
         self.message = message
         self.advice = advice
+        self.document_printed = False  # set once the command printed its own --json document with this error
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> ErrorDict:
         """The error as the JSON object used in documents and logs."""
         return {"kind": self.kind, "message": self.message, "advice": self.advice,
                 "exit_code": int(self.exit_code)}
@@ -58,13 +62,6 @@ class InstallError(PybootstrapError):
 
     exit_code = ExitCode.INSTALL_FAILED
     kind = "install-failed"
-
-
-class VerificationError(PybootstrapError):
-    """Installed, but verification found it not working as planned."""
-
-    exit_code = ExitCode.VERIFY_FAILED
-    kind = "verification-failed"
 
 
 class NetworkError(PybootstrapError):
@@ -93,6 +90,29 @@ class IntegrityError(PybootstrapError):
 
     exit_code = ExitCode.INTEGRITY
     kind = "integrity"
+
+
+class BusyError(PybootstrapError):
+    """Another pybootstrap run holds this environment or home: retry later."""
+
+    exit_code = ExitCode.BUSY
+    kind = "busy"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl+C, Ctrl+Break or SIGTERM: the run stops where it is, logs, and exits 130.
+
+    A KeyboardInterrupt, so that everything which already cleans up after Ctrl+C (killing a running pip, the
+    log of an interrupted run) does the same for a SIGTERM from a fleet agent.
+    """
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+    def describe(self) -> str:
+        """'interrupted (Ctrl+C)' / 'interrupted (SIGTERM)'."""
+        return "interrupted (Ctrl+C)" if self.signal_name == "SIGINT" else f"interrupted ({self.signal_name})"
 
 
 def path_problem(exc: OSError) -> EnvironmentProblem:

@@ -26,6 +26,7 @@ class Request(NamedTuple):
     mirror: Optional[str] = None
     find_links: Tuple[str, ...] = ()
     offline: bool = False
+    variant_from: str = "--variant"  # where `variant` came from, named in reasons (a flag, a variable, a folder)
 
 
 class Build(NamedTuple):
@@ -71,13 +72,13 @@ class Plan(NamedTuple):
 
     status: str  # "ok" | "no-compatible-build"
     build: Optional[Build]
-    commands: Tuple[Tuple[str, ...], ...]
     reasons: Tuple[str, ...]
     rejected: Tuple[Rejection, ...]
     hardware: Hardware
     request: Request
     advice: Optional[str] = None
     warnings: Tuple[str, ...] = ()
+    commands: Tuple[Tuple[str, ...], ...] = ()  # filled by the flow (installers.build_commands), not the planner
 
     def to_dict(self) -> dict:
         """The plan document without its schema key."""
@@ -199,8 +200,9 @@ def _check_cuda(manifest: Manifest, hw: Hardware, request: Request, out: _Outcom
     if not hw.nvidia_gpus and not explicit:
         return "gpu", "no NVIDIA GPU was found, so a CUDA build cannot be used"
     if not hw.nvidia_gpus:
-        out.notes.append(f"no NVIDIA GPU was found here; {variant.name} is planned only because --variant asked "
-                         "for it (e.g. for a container image); on this machine torch will run on the CPU")
+        out.notes.append(f"no NVIDIA GPU was found here; {variant.name} is planned only because "
+                         f"{request.variant_from} asked for it (e.g. for a container image); on this machine torch "
+                         "will run on the CPU")
     arch = _check_archs(hw, out)
     driver = _check_driver(manifest, hw, variant, explicit, out)
     out.driver_only = driver is not None and arch is None
@@ -269,12 +271,10 @@ def plan(manifest: Manifest, hw: Hardware, request: Request) -> Plan:
         return _no_build(manifest, hw, request, outcomes)
     reasons, warnings = _choice_reasons(manifest, hw, request, outcomes, chosen)
     build, more = _build(manifest, hw, request, chosen.release, chosen.variant)
-    from pybootstrap.installers import build_commands
-
     # every candidate preferred to the choice: newer releases, and for a CPU choice every GPU build
     rejected = tuple(o.failure for o in outcomes if o.failure and (
         o.release.torch >= chosen.release.torch or (chosen.variant.kind == "cpu" and o.variant.kind != "cpu")))
-    return Plan(status="ok", build=build, commands=build_commands(build, request), reasons=tuple(reasons + more),
+    return Plan(status="ok", build=build, reasons=tuple(reasons + more),
                 rejected=rejected, hardware=hw, request=request, warnings=tuple(warnings))
 
 
@@ -291,7 +291,7 @@ def _choice_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes
         elif hw.error and not request.variant:
             warnings.insert(0, f"{hw.error.message}: {hw.error.advice}")
     else:
-        reasons.append(f"{variant.name} was requested with --variant")
+        reasons.append(f"{variant.name} was requested with {request.variant_from}")
     newer = {o.release.torch for o in outcomes if o.release.torch > release.torch and o.variant.kind != "cpu"}
     if newer and variant.kind != "cpu":
         reasons.append(f"torch {release.torch} is the newest release with a {variant.kind.upper()} build that passes "
@@ -322,7 +322,7 @@ def _hardware_reasons(hw: Hardware) -> List[str]:
 def _cuda_reason(manifest: Manifest, hw: Hardware, release: Release, variant: Variant, request: Request) -> str:
     floor = manifest.cuda_families[variant.cuda.major].min_driver[hw.os]
     family = f"CUDA {variant.cuda.major}.x"
-    source = " (from --variant)" if request.variant else ""
+    source = f" (from {request.variant_from})" if request.variant else ""
     driver = (f"driver {hw.driver_version} meets the {family} floor {floor} on {os_name(hw.os)}"
               if hw.driver_version else f"the driver version is unknown ({family} needs {floor} or newer)")
     ccs = sorted({_cc(g) for g in hw.nvidia_gpus if g.compute_capability}, key=lambda s: int(s[3:]))
@@ -335,7 +335,7 @@ def _cuda_reason(manifest: Manifest, hw: Hardware, release: Release, variant: Va
 
 def _cpu_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome]) -> List[str]:
     if request.variant == "cpu":
-        return ["the CPU build was requested with --variant cpu"]
+        return [f"{request.variant_from} asked for the CPU build"]
     if not hw.nvidia_gpus:
         why = hw.error.message if hw.error else "no NVIDIA GPU was found"
         return [f"CPU build: {why}, so CUDA cannot be used"
@@ -452,7 +452,7 @@ def _no_build(manifest: Manifest, hw: Hardware, request: Request, outcomes: List
         first = next(o.failure for o in outcomes if o.failure)
         advice = (f"Relax the constraints ({' / '.join(constraints) or 'none given'}), or see 'rejected' for the "
                   f"rule each build broke, e.g.: {first.reason}.")
-    return Plan(status="no-compatible-build", build=None, commands=(), reasons=tuple(_hardware_reasons(hw) + [reason]),
+    return Plan(status="no-compatible-build", build=None, reasons=tuple(_hardware_reasons(hw) + [reason]),
                 rejected=tuple(o.failure for o in outcomes if o.failure), hardware=hw, request=request, advice=advice)
 
 

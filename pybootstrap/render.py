@@ -13,9 +13,9 @@ _STYLES = {"ok": ("GREEN", "BRIGHT"), "warn": ("YELLOW", "BRIGHT"), "error": ("R
            "title": ("CYAN", "BRIGHT"), "info": (None, None), "dim": (None, "DIM")}
 
 
-def set_verbosity(verbose: int, quiet: int) -> None:
-    """-v raises, -q lowers the amount of human output."""
-    _VERBOSITY["level"] = verbose - quiet
+def set_verbosity(level: int) -> None:
+    """The amount of human output: 0 normal, >0 verbose (-v), <0 quiet (-q)."""
+    _VERBOSITY["level"] = level
 
 
 def verbosity() -> int:
@@ -23,13 +23,17 @@ def verbosity() -> int:
     return _VERBOSITY["level"]
 
 
+def is_terminal(stream: TextIO) -> bool:
+    """True when the stream is an interactive terminal (not a pipe, a file or a closed stream)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _colour(stream: TextIO, text: str, style: str) -> str:
     fore, bright = _STYLES.get(style, (None, None))
-    try:
-        tty = stream.isatty()
-    except (AttributeError, ValueError):
-        tty = False
-    if not tty or (fore is None and bright is None):
+    if not is_terminal(stream) or (fore is None and bright is None):
         return text
     import colorama  # imported only for a terminal: detect/plan start fast when piped
 
@@ -58,10 +62,7 @@ def lines(items: Iterable[str], level: str = "info", prefix: str = "  ") -> None
 
 def document(doc: Any) -> None:
     """The one JSON document of --json, on stdout, secrets redacted."""
-    try:
-        pretty = sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        pretty = False
+    pretty = is_terminal(sys.stdout)
     # indented for a person at a terminal; compact (the C encoder, much faster) for programs
     sys.stdout.write(json.dumps(redact_obj(doc), indent=2 if pretty else None) + "\n")
     sys.stdout.flush()

@@ -106,9 +106,11 @@ def text_path(path: Path) -> Path:
     return path.with_name(path.name + ".txt") if path.suffix.lower() == ".txt" else path.with_suffix(".txt")
 
 
-def write_log(log: Dict[str, Any], *, home: Path, explicit: Optional[str] = None) -> Path:
+def write_log(log: Dict[str, Any], *, home: Path, explicit: Optional[str] = None,
+              update_latest: bool = True) -> Path:
     """Write <home>/logs/<command>-<time>-<pid>.json (+ .txt) and <home>/logs/latest.json; or the --log FILE
-    (a folder: the default name inside it). Returns the path of the JSON log."""
+    (a folder: the default name inside it). Returns the path of the JSON log. update_latest=False leaves
+    latest.json alone (a dry run changed and checked nothing)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = f"{log.get('command', 'run')}-{stamp}-{os.getpid()}.json"
     logs = home / "logs"
@@ -125,6 +127,8 @@ def write_log(log: Dict[str, Any], *, home: Path, explicit: Optional[str] = None
     text = json.dumps(log, indent=2) + "\n"
     _atomic_write(path, text)
     _atomic_write(text_path(path), summary_text(log))
+    if not update_latest:
+        return path
     try:
         _atomic_write(logs / "latest.json", text)
     except OSError:

@@ -10,6 +10,7 @@ import pytest
 
 from pybootstrap import cli, commands
 from pybootstrap.errors import (
+    BusyError,
     EnvironmentProblem,
     ExitCode,
     InstallError,
@@ -19,7 +20,6 @@ from pybootstrap.errors import (
     NoCompatibleBuildError,
     PybootstrapError,
     UsageError,
-    VerificationError,
 )
 
 # CONTRACT.md: the flags each command must list in --help.
@@ -68,11 +68,11 @@ def test_every_contract_command_exists() -> None:
 
 
 @pytest.mark.parametrize("error, code", [
-    (UsageError, 2), (NoCompatibleBuildError, 3), (InstallError, 4), (VerificationError, 5), (NetworkError, 6),
-    (ManifestError, 7), (EnvironmentProblem, 8), (IntegrityError, 9), (PybootstrapError, 1),
+    (UsageError, 2), (NoCompatibleBuildError, 3), (InstallError, 4), (NetworkError, 6),
+    (ManifestError, 7), (EnvironmentProblem, 8), (IntegrityError, 9), (BusyError, 10), (PybootstrapError, 1),
 ], ids=lambda v: getattr(v, "__name__", str(v)))
 def test_error_classes_map_to_contract_exit_codes(error, code, monkeypatch, capsys) -> None:
-    def boom(args, sources, environ):
+    def boom(config):
         raise error("it broke", "do this")
 
     monkeypatch.setattr(commands, "run_detect", boom)
@@ -85,11 +85,11 @@ def test_error_classes_map_to_contract_exit_codes(error, code, monkeypatch, caps
 def test_exit_code_values_are_the_contract_table() -> None:
     assert {c.name: int(c) for c in ExitCode} == {
         "OK": 0, "INTERNAL": 1, "USAGE": 2, "NO_COMPATIBLE_BUILD": 3, "INSTALL_FAILED": 4, "VERIFY_FAILED": 5,
-        "NETWORK": 6, "INVALID_MANIFEST": 7, "ENVIRONMENT": 8, "INTEGRITY": 9, "INTERRUPTED": 130}
+        "NETWORK": 6, "INVALID_MANIFEST": 7, "ENVIRONMENT": 8, "INTEGRITY": 9, "BUSY": 10, "INTERRUPTED": 130}
 
 
 def test_error_with_json_prints_one_error_document(monkeypatch, capsys) -> None:
-    def boom(args, sources, environ):
+    def boom(config):
         raise NetworkError("index unreachable", "check the proxy")
 
     monkeypatch.setattr(commands, "run_plan", boom)
@@ -100,7 +100,7 @@ def test_error_with_json_prints_one_error_document(monkeypatch, capsys) -> None:
 
 
 def test_a_bug_is_exit_1_without_traceback_unless_verbose(monkeypatch, capsys) -> None:
-    def bug(args, sources, environ):
+    def bug(config):
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr(commands, "run_detect", bug)
@@ -112,7 +112,7 @@ def test_a_bug_is_exit_1_without_traceback_unless_verbose(monkeypatch, capsys) -
 
 
 def test_ctrl_c_is_exit_130(monkeypatch, capsys) -> None:
-    def interrupted(args, sources, environ):
+    def interrupted(config):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(commands, "run_plan", interrupted)

@@ -14,7 +14,7 @@ import fake_torch
 import pytest
 from indexserver import IndexServer
 
-from pybootstrap import cli, environments, install
+from pybootstrap import cli, environments, execute
 
 DATA = Path(__file__).resolve().parent / "data"
 SMI_RTX3070 = str(DATA / "nvidia-smi" / "linux-wsl-rtx3070-smi530.47-driver531.68.txt")
@@ -45,7 +45,7 @@ def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PYBOOTSTRAP_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(install, "RETRY_BACKOFF_S", 0.05)
+    monkeypatch.setattr(execute, "RETRY_BACKOFF_S", 0.05)
     return tmp_path
 
 
@@ -146,7 +146,7 @@ def test_download_for_another_platform_asks_pip_for_that_platform(index, hermeti
         seen["argv"] = argv
         Path(argv[argv.index("--dest") + 1]).mkdir(parents=True, exist_ok=True)
 
-    monkeypatch.setattr(install, "_run_with_retry", fake_run)
+    monkeypatch.setattr(execute, "run_with_retry", fake_run)
     code, doc, err = run_pb(capsys, "download", "--to", hermetic / "w", "--os", "windows", "--python-version",
                             "3.12", "--no-gpu", "--torch", "2.5.1", "--variant", "cpu")
     assert code == 0, err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -12,18 +11,21 @@ from typing import Any
 import fake_torch
 import pytest
 
-from pybootstrap import environments
+from pybootstrap import _subprocess, environments
 from pybootstrap.environments import Target
-from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
+from pybootstrap.errors import EnvironmentProblem, InstallError
+from pybootstrap.settings import TargetChoice
 
 BUILD = {"torch": "2.5.1", "torchvision": "0.20.1", "torchaudio": "2.5.1", "variant": "cu124", "cuda": "12.4",
          "installer": "pip"}
 
 
-def args(**kw: Any) -> argparse.Namespace:
-    base = dict(venv=None, python=None, conda_env=None, conda_prefix=None, conda_exe=None, installer=None)
-    base.update(kw)
-    return argparse.Namespace(**base)
+def choice(**kw: Any) -> TargetChoice:
+    """What the settings make of the target flags (paths as Path, like the command line gives them)."""
+    for key in ("venv", "python", "conda_prefix"):
+        if kw.get(key) is not None:
+            kw[key] = Path(kw[key])
+    return TargetChoice(**kw)
 
 
 @pytest.fixture
@@ -56,8 +58,8 @@ def test_python_in(conda: bool, windows: bool, expected: str) -> None:
 
 def test_interpreter_info_of_a_venv_and_of_nothing(light_venv: Path, tmp_path: Path) -> None:
     info = environments.interpreter_info(str(environments.python_in(light_venv, conda=False)))
-    assert info["prefix"] == str(light_venv) and info["base_prefix"] != info["prefix"]
-    assert info["version"] == ".".join(map(str, sys.version_info[:3])) and info["conda"] is False
+    assert info.prefix == str(light_venv) and info.base_prefix != info.prefix
+    assert info.version == ".".join(map(str, sys.version_info[:3])) and info.conda is False
     assert environments.interpreter_info(str(tmp_path / "no-python")) is None
 
 
@@ -80,7 +82,8 @@ def test_the_interpreter_running_pybootstrap_is_refused() -> None:
 
 @pytest.mark.parametrize("conda, refused", [(False, True), (True, False)], ids=["system", "conda-base"])
 def test_a_system_python_is_refused_but_a_conda_base_is_not(conda: bool, refused: bool, tmp_path: Path) -> None:
-    info = {"prefix": str(tmp_path), "base_prefix": str(tmp_path), "conda": conda, "version": "3.11.7"}
+    info = environments.InterpreterInfo(executable=str(tmp_path / "bin" / "python"), prefix=str(tmp_path),
+                                        base_prefix=str(tmp_path), version="3.11.7", conda=conda)
     target = Target("python", tmp_path, tmp_path / "bin" / "python", True)
     if refused:
         with pytest.raises(EnvironmentProblem) as caught:
@@ -95,30 +98,25 @@ def test_a_system_python_is_refused_but_a_conda_base_is_not(conda: bool, refused
 # --- resolve_target -----------------------------------------------------------------------------------------------
 
 def test_the_default_target_is_a_venv_under_the_home(tmp_path: Path) -> None:
-    target = environments.resolve_target(args(), {}, tmp_path / "home", {})
+    target = environments.resolve_target(choice(), tmp_path / "home")
     assert target == Target("venv", tmp_path / "home" / "envs" / "torch",
                             environments.python_in(tmp_path / "home" / "envs" / "torch", conda=False), False)
-
-
-def test_only_one_target(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="give only one target: --venv / --conda-env"):
-        environments.resolve_target(args(venv=str(tmp_path), conda_env="x"), {}, tmp_path, {})
 
 
 def test_venv_that_is_a_folder_of_other_things_or_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("x")
     with pytest.raises(EnvironmentProblem, match="exists and is not a virtual environment"):
-        environments.resolve_target(args(venv=str(tmp_path / "docs")), {}, tmp_path, {})
+        environments.resolve_target(choice(venv=tmp_path / "docs"), tmp_path)
     with pytest.raises(EnvironmentProblem, match="is a file, not a folder"):
-        environments.resolve_target(args(venv=str(tmp_path / "docs" / "a.txt")), {}, tmp_path, {})
+        environments.resolve_target(choice(venv=tmp_path / "docs" / "a.txt"), tmp_path)
 
 
 def test_a_venv_whose_creation_was_interrupted_is_accepted_to_be_redone(tmp_path: Path) -> None:
     prefix = tmp_path / "v"
     prefix.mkdir()
     environments.write_state(prefix, {"status": "creating"})
-    target = environments.resolve_target(args(venv=str(prefix)), {"venv": "--venv"}, tmp_path, {})
+    target = environments.resolve_target(choice(venv=prefix, source="--venv"), tmp_path)
     assert target.kind == "venv" and target.exists is False and target.source == "--venv"
 
 
@@ -135,9 +133,9 @@ def test_create_venv_marks_the_folder_creating_first(tmp_path: Path, monkeypatch
 
     def fake_run(argv, timeout):
         seen["state"] = environments.read_state(tmp_path / "v")
-        return environments._subprocess.CommandResult(list(argv), 1, "", "Error: no space left on device")
+        return _subprocess.CommandResult(list(argv), 1, "", "Error: no space left on device")
 
-    monkeypatch.setattr(environments._subprocess, "run", fake_run)
+    monkeypatch.setattr(_subprocess, "run", fake_run)
     target = Target("venv", tmp_path / "v", tmp_path / "v" / "bin" / "python", False)
     with pytest.raises(InstallError, match="creating the venv .* failed: Error: no space left on device"):
         environments.create_venv(target)
@@ -146,24 +144,24 @@ def test_create_venv_marks_the_folder_creating_first(tmp_path: Path, monkeypatch
 
 def test_python_target(light_venv: Path, tmp_path: Path) -> None:
     python = environments.python_in(light_venv, conda=False)
-    target = environments.resolve_target(args(python=str(python)), {}, tmp_path, {})
+    target = environments.resolve_target(choice(python=python), tmp_path)
     assert (target.kind, target.prefix, target.python, target.exists) == ("python", light_venv, python, True)
     with pytest.raises(EnvironmentProblem, match="not a working Python interpreter"):
-        environments.resolve_target(args(python=str(tmp_path / "nope")), {}, tmp_path, {})
+        environments.resolve_target(choice(python=tmp_path / "nope"), tmp_path)
 
 
 def test_python_of_a_conda_env_is_a_conda_target(light_venv: Path, tmp_path: Path) -> None:
     (light_venv / "conda-meta").mkdir()
-    target = environments.resolve_target(args(python=str(environments.python_in(light_venv, conda=False)),
-                                              conda_exe="/opt/conda/bin/conda"), {}, tmp_path, {})
+    target = environments.resolve_target(choice(python=environments.python_in(light_venv, conda=False),
+                                                conda_exe="/opt/conda/bin/conda"), tmp_path)
     assert (target.kind, target.prefix, target.conda_exe) == ("conda", light_venv, "/opt/conda/bin/conda")
 
 
 def test_conda_env_by_name_existing_missing_and_base(fake_conda: Path, tmp_path: Path) -> None:
     root = tmp_path / "miniforge"
-    ml = environments.resolve_target(args(conda_env="ml", conda_exe=str(fake_conda)), {}, tmp_path, {})
+    ml = environments.resolve_target(choice(conda_env="ml", conda_exe=str(fake_conda)), tmp_path)
     assert (ml.kind, ml.prefix, ml.exists, ml.conda_name) == ("conda", root / "envs" / "ml", True, "ml")
-    new = environments.resolve_target(args(conda_env="new", conda_exe=str(fake_conda)), {}, tmp_path, {})
+    new = environments.resolve_target(choice(conda_env="new", conda_exe=str(fake_conda)), tmp_path)
     assert (new.prefix, new.exists) == (root / "envs" / "new", False)
     assert environments.conda_prefix_for_name(str(fake_conda), "base") == root
 
@@ -174,17 +172,17 @@ def test_conda_exe_from_the_flag_then_the_environment_then_path(fake_conda: Path
     other.parent.mkdir()
     other.write_text("#!/bin/sh\n")
     other.chmod(0o755)
-    assert environments.find_conda(str(other), {"CONDA_EXE": str(fake_conda)}) == str(other)
-    assert environments.find_conda(None, {"CONDA_EXE": str(other)}) == str(other)
-    assert environments.find_conda(None, {}) == str(fake_conda)
+    assert environments.find_conda(str(other), str(fake_conda)) == str(other)
+    assert environments.find_conda(None, str(other)) == str(other)
+    assert environments.find_conda(None, None) == str(fake_conda)
 
 
-@pytest.mark.parametrize("explicit, environ, where", [
-    ("/x/conda", {}, "--conda-exe /x/conda"), (None, {"CONDA_EXE": "/y/conda"}, "CONDA_EXE /y/conda")])
-def test_a_conda_exe_that_does_not_exist_is_an_environment_problem(explicit, environ, where) -> None:
+@pytest.mark.parametrize("explicit, from_env, where", [
+    ("/x/conda", None, "--conda-exe /x/conda"), (None, "/y/conda", "CONDA_EXE /y/conda")])
+def test_a_conda_exe_that_does_not_exist_is_an_environment_problem(explicit, from_env, where) -> None:
     with pytest.raises(EnvironmentProblem, match=f"^{where}: no such executable$"):
-        environments.find_conda(explicit, environ)
-    assert environments.find_conda(explicit, environ, strict=False) == (explicit or environ["CONDA_EXE"])
+        environments.find_conda(explicit, from_env)
+    assert environments.find_conda(explicit, from_env, strict=False) == (explicit or from_env)
 
 
 def test_conda_info_failing_is_an_environment_problem(tmp_path: Path) -> None:
@@ -197,7 +195,7 @@ def test_conda_info_failing_is_an_environment_problem(tmp_path: Path) -> None:
 
 
 def test_installer_conda_without_a_target_is_a_conda_env_under_the_home(fake_conda: Path, tmp_path: Path) -> None:
-    target = environments.resolve_target(args(installer="conda", conda_exe=str(fake_conda)), {}, tmp_path / "h", {})
+    target = environments.resolve_target(choice(wants_conda=True, conda_exe=str(fake_conda)), tmp_path / "h")
     assert (target.kind, target.prefix, target.source) == ("conda", tmp_path / "h" / "envs" / "torch-conda",
                                                            "default (--installer conda)")
 
@@ -205,7 +203,7 @@ def test_installer_conda_without_a_target_is_a_conda_env_under_the_home(fake_con
 def test_conda_targets_need_conda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match="conda was not found"):
-        environments.resolve_target(args(conda_env="ml"), {}, tmp_path, {})
+        environments.resolve_target(choice(conda_env="ml"), tmp_path)
 
 
 def test_conda_installed_tells_pytorch_from_pytorch_cuda(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import fake_torch
 import pytest
 from indexserver import IndexServer
 
-from pybootstrap import cli, commands, environments, install
+from pybootstrap import _subprocess, cli, commands, environments, execute, install
 
 DATA = Path(__file__).resolve().parent / "data"
 SMI_RTX3070 = str(DATA / "nvidia-smi" / "linux-wsl-rtx3070-smi530.47-driver531.68.txt")
@@ -60,7 +60,7 @@ def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.Fi
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PIP_NO_INPUT", "1")
     monkeypatch.setenv("PYBOOTSTRAP_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(install, "RETRY_BACKOFF_S", 0.05)
+    monkeypatch.setattr(execute, "RETRY_BACKOFF_S", 0.05)
     if "server" in request.fixturenames:
         request.getfixturevalue("server").reset()
     return tmp_path
@@ -204,11 +204,11 @@ def test_which_torch_is_replaced(probe, unfinished, why, tmp_path, monkeypatch) 
     ran = []
     monkeypatch.setattr(verify, "run_probe", lambda exe, timeout: dict(probe))
     monkeypatch.setattr(pip_inst, "run_pip", lambda argv, timeout: ran.append(list(argv))
-                        or install._subprocess.CommandResult(list(argv), 0))
+                        or _subprocess.CommandResult(list(argv), 0))
     build = type("B", (), {"torch": "2.5.1", "variant": "cu124", "cuda": "12.4"})()
-    replaced = install._replace_torch_family(environments.Target("venv", tmp_path, python, True), build,
-                                              unfinished=unfinished)
-    assert (replaced or {}).get("why") == why
+    replaced = install.replace_torch_family(environments.Target("venv", tmp_path, python, True), build,
+                                            unfinished=unfinished)
+    assert (replaced.why if replaced else None) == why
     assert ran == ([[str(python), "-m", "pip", "uninstall", "-y", "torch", "torchvision", "torchaudio"]]
                    if why else [])
 
@@ -247,7 +247,7 @@ def test_a_connection_that_always_drops_is_a_clean_exit_6(server, template, herm
     code, doc, err = run_pb(capsys, "install", "--venv", prefix, *gpu(server))
     assert code == 6
     # three pip runs; newer pip also resumes within each run (up to 6 requests a run)
-    assert install.RETRIES == 3 and 3 <= server.requests_for(TORCH_CU124) <= 3 * 6
+    assert execute.RETRIES == 3 and 3 <= server.requests_for(TORCH_CU124) <= 3 * 6
     assert "retrying (2/3)" in err and "retrying (3/3)" in err
     assert (("error: pip install: downloads kept breaking off: each attempt got a different, incomplete file "
              "(after 3 attempts)") in err
@@ -398,8 +398,8 @@ def _system_python() -> Optional[str]:
                   "/usr/local/bin/python3"]
     for exe in filter(None, candidates):
         info = environments.interpreter_info(exe)
-        if (info and info["prefix"] == info["base_prefix"] and not info["conda"]
-                and os.path.realpath(info["prefix"]) != os.path.realpath(sys.prefix)):
+        if (info and info.prefix == info.base_prefix and not info.conda
+                and os.path.realpath(info.prefix) != os.path.realpath(sys.prefix)):
             return exe
     return None
 

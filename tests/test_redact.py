@@ -91,7 +91,7 @@ def test_install_dry_run_never_writes_the_proxy_password_or_the_index_token(tmp_
     written = _everything_written(home, [result.stdout, result.stderr])
     for secret in SECRETS:
         assert secret not in written
-    log = json.loads((home / "logs" / "latest.json").read_text(encoding="utf-8"))
+    log = json.loads(Path(json.loads(result.stdout)["log_path"]).read_text(encoding="utf-8"))
     assert "https://***@mirror.example/simple" in log["argv"]          # the index was recorded, masked
     assert any("--index-url" in step and "https://***@mirror.example/simple" in step for step in log["steps"])
     assert json.loads(result.stdout)["build"]["index_url"] == "https://***@mirror.example/simple"

@@ -1,19 +1,16 @@
-"""Installer back ends: build_command is pure (used by plan and --dry-run); run executes it."""
+"""Installer back ends: build_command (pure) makes a plan's commands, shown by plan and --dry-run and run by
+install; 'python' / 'conda' in them stand for the target's interpreter and conda."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Tuple
+from typing import Tuple
 
-if TYPE_CHECKING:  # pragma: no cover
-    from pybootstrap.planner import Build, Request
+from pybootstrap.installers import conda, pip
+from pybootstrap.planner import Build, Request
 
 
-def build_commands(build: "Build", request: "Request") -> Tuple[Tuple[str, ...], ...]:
-    """The package-install commands of a plan, with 'python' / 'conda' standing for the target's tools."""
+def build_commands(build: Build, request: Request) -> Tuple[Tuple[str, ...], ...]:
+    """The package-install commands of a plan's build, in order."""
     if build.installer == "conda":
-        from pybootstrap.installers.conda import build_command as conda_command
-
-        return (conda_command(build, request),)
-    from pybootstrap.installers.pip import build_command as pip_command
-
-    return (pip_command(build, request),)
+        return (conda.build_command(build, request),)
+    return (pip.build_command(build, request),)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from pybootstrap.planner import Build, Request
 
@@ -62,6 +62,6 @@ def remove_argv(conda_exe: str, prefix: str, packages: Sequence[str]) -> List[st
     return [conda_exe, "remove", "-y", "-p", prefix, "--force", *packages]
 
 
-def conda_env() -> dict:
+def conda_env() -> Dict[str, str]:
     """Never prompt: conda reads CONDA_ALWAYS_YES; the user's .condarc is respected."""
     return {"CONDA_ALWAYS_YES": "true", "PYTHONUTF8": "1"}

@@ -1,0 +1,79 @@
+"""The steps the commands are made of: load the manifest, detect the hardware (with the what-if flags), plan
+with the exact commands, verify a target. Each takes settings and values and returns a value; the order in
+which they run is known only to pybootstrap.commands."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from pybootstrap import environments, wheelhouse
+from pybootstrap.errors import EnvironmentProblem
+from pybootstrap.hardware import Hardware, apply_overrides, detect
+from pybootstrap.installers import build_commands
+from pybootstrap.manifest import Manifest, load_manifest
+from pybootstrap.planner import Plan, Request, plan
+from pybootstrap.settings import Settings, TargetChoice
+from pybootstrap.verify import Verification, judge, run_probe
+
+
+def manifest_of(config: Settings) -> Manifest:
+    """--manifest, else the manifest shipped with the package."""
+    return load_manifest(config.manifest)
+
+
+def hardware_of(config: Settings, manifest: Manifest, python_version: Optional[str] = None) -> Hardware:
+    """This machine (or --nvidia-smi-file), then the what-if flags on top."""
+    w = config.what_if
+    hw = detect(manifest, smi_file=config.smi_file, python_version=python_version, read_table=False,
+                list_other=not w.replaces_gpus)
+    return apply_overrides(hw, manifest, os_name=w.os_name, arch=w.arch, python_version=w.python_version,
+                           driver=w.driver, gpu_names=w.gpu_names, capabilities=w.capabilities, no_gpu=w.no_gpu)
+
+
+def refuse_unsupported_platform(hw: Hardware) -> None:
+    """pybootstrap installs on Windows and Linux, x86_64 and arm64 (exit 8 elsewhere)."""
+    if hw.os not in ("windows", "linux"):
+        raise EnvironmentProblem(f"unsupported operating system: {hw.os}",
+                                 "pybootstrap installs PyTorch on Windows and Linux. On macOS, "
+                                 "`pip install torch` gives the build with Apple GPU (MPS) support.")
+    if hw.arch not in ("x86_64", "arm64"):
+        raise EnvironmentProblem(f"unsupported architecture: {hw.arch}",
+                                 "PyTorch publishes wheels for x86_64 (64-bit) and arm64 only; on Windows use a "
+                                 "64-bit Python on 64-bit Windows.")
+
+
+def plan_of(request: Request, manifest: Manifest, hw: Hardware) -> Plan:
+    """The plan for this request and machine, with the exact commands that install its build."""
+    refuse_unsupported_platform(hw)
+    request, note = wheelhouse.offline_defaults(request)
+    result = plan(manifest, hw, request)
+    if note:
+        result = result._replace(reasons=result.reasons + (note,))
+    if result.build is not None:
+        result = result._replace(commands=build_commands(result.build, result.request))
+    return result
+
+
+def plan_document(p: Plan) -> Dict[str, Any]:
+    """The plan document of CONTRACT.md."""
+    return {"schema": "pybootstrap.plan/1", **p.to_dict()}
+
+
+def target_python_version(choice: TargetChoice) -> Optional[str]:
+    """The Python version of an existing target given on the command line (so plan matches what install does)."""
+    if choice.python is not None:
+        info = environments.interpreter_info(str(choice.python))
+        return info.version if info else None
+    for prefix, conda in ((choice.venv, False), (choice.conda_prefix, True)):
+        if prefix is not None:
+            python = environments.python_in(prefix, conda=conda)
+            if python.exists():
+                info = environments.interpreter_info(str(python))
+                return info.version if info else None
+    return None
+
+
+def verification_of(python: str, hw: Hardware, expected: Optional[Dict[str, Any]],
+                    manifest: Manifest) -> Verification:
+    """Ask the target interpreter (the probe) and judge its answers against the expected build."""
+    return judge(run_probe(python), hw, expected, manifest, python)

@@ -70,6 +70,8 @@ def test_download_into_an_existing_file_is_exit_8(tmp_path, capsys) -> None:
     (["detect", "--os", "windows"], "unrecognized arguments: --os windows"),
     (["verify", "--driver", "600"], "unrecognized arguments: --driver 600"),
     (["plan", "--log", "x.json"], "unrecognized arguments: --log x.json"),
+    (["install", "--venv", "a", "--conda-env", "b", "--no-gpu"], "give only one target: --venv / --conda-env"),
+    (["verify", "--python", "p", "--conda-prefix", "c"], "give only one target: --python / --conda-prefix"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_conflicting_or_misplaced_flags_are_usage_errors(argv, fragment, capsys) -> None:
     code, out, err = run(capsys, argv)
@@ -139,3 +141,13 @@ def test_diagnose_reads_text_saved_as_utf16(tmp_path, capsys) -> None:
     code, out, err = run(capsys, ["diagnose", "--json", str(pasted)])
     assert code == 0
     assert json.loads(out)["findings"][0]["kind"] == "no-kernel-image"
+
+
+@pytest.mark.parametrize("platform, folder", [("linux", "~/wheels"), ("win32", "D:\\wheels")])
+def test_download_without_to_suggests_a_folder_written_for_this_system(platform, folder, monkeypatch,
+                                                                       capsys) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    code, out, err = run(capsys, ["download", "--no-gpu"])
+    assert code == 2
+    assert err.splitlines() == ["error: download needs --to DIR",
+                                f"  what to do: Give the folder to fill: pybootstrap download --to {folder}"]

@@ -167,3 +167,52 @@ def test_offline_install_without_torch_or_variant_installs_what_the_folder_holds
     assert code == 0, err
     assert (doc["build"]["torch"], doc["build"]["variant"]) == ("2.5.1", "cu124")
     assert f"offline: torch 2.5.1 cu124, the build `pybootstrap download` put in {dest}" in doc["reasons"]
+
+
+def test_offline_reasons_name_the_wheel_folder_not_a_flag_nobody_gave(wheelhouse, hermetic, capsys) -> None:
+    code, dest, _ = wheelhouse
+    code, doc, err = run_pb(capsys, "plan", "--json", "--nvidia-smi-file", SMI_RTX3070, "--offline",
+                            "--find-links", dest)
+    assert code == 0, err
+    assert (doc["build"]["torch"], doc["build"]["variant"]) == ("2.5.1", "cu124")
+    assert not [r for r in doc["reasons"] if "--variant" in r]
+    assert any(r.startswith(f"cu124 (from the wheel folder {dest}): ") for r in doc["reasons"]), doc["reasons"]
+
+
+def test_reasons_name_the_variable_that_gave_the_variant(hermetic, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PYBOOTSTRAP_VARIANT", "cpu")
+    code, doc, err = run_pb(capsys, "plan", "--json", "--nvidia-smi-file", SMI_RTX3070, "--torch", "2.5.1")
+    assert code == 0, err
+    assert "PYBOOTSTRAP_VARIANT asked for the CPU build" in doc["reasons"]
+
+
+@pytest.mark.parametrize("asked", [["--torch", "2.4.1"], ["--torch", "2.5.1", "--variant", "cpu"]],
+                         ids=["other-version", "other-variant"])
+def test_offline_install_of_a_build_the_folder_does_not_hold_is_refused_before_anything(wheelhouse, hermetic, capsys,
+                                                                                     asked) -> None:
+    _, dest, _ = wheelhouse
+    prefix = hermetic / "v"
+    code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070, *asked,
+                            "--offline", "--find-links", dest)
+    assert code == 3, err
+    wanted = "2.4.1 cu124" if asked[1] == "2.4.1" else "2.5.1 cpu"
+    assert doc["error"]["message"] == (f"offline: no wheel folder holds torch {wanted} ({dest} holds torch 2.5.1 "
+                                       "cu124)")
+    assert (doc["status"], doc["plan_status"], doc["exit_code"]) == ("no-compatible-build", "ok", 3)
+    assert not prefix.exists()
+    assert [c for c in doc_log(doc)["commands_run"] if "venv" in c["argv"]] == []
+
+
+def doc_log(doc: Dict[str, Any]) -> Dict[str, Any]:
+    return json.loads(Path(doc["log_path"]).read_text(encoding="utf-8"))
+
+
+def test_a_failed_download_is_status_failed_with_its_plan_status(index, hermetic, capsys) -> None:
+    with IndexServer(index) as server:
+        server.not_found(WHEELS[0])
+        code, doc, err = run_pb(capsys, "download", "--json", "--to", hermetic / "w", *PLAN, "--index-url",
+                                f"{server.url}/cu124")
+    assert code == 6
+    assert (doc["schema"], doc["status"], doc["plan_status"], doc["exit_code"]) == (
+        "pybootstrap.download/1", "failed", "ok", 6)
+    assert not (hermetic / "home" / "logs" / "latest.json").exists()  # no environment was checked or changed

@@ -205,6 +205,10 @@ def test_no_module_imports_another_modules_private_names() -> None:
     assert found == {}
 
 
+def test_only_cli_sees_the_command_line_parser() -> None:
+    assert sorted(name for name, imports in GRAPH.items() if "argparse" in imports.external) == ["pybootstrap.cli"]
+
+
 def _pure_param(name: str) -> object:
     marks = [pytest.mark.xfail(strict=True, reason=NOT_YET_PURE[name])] if name in NOT_YET_PURE else []
     return pytest.param(name, marks=marks, id=name.split(".", 1)[1])

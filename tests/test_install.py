@@ -109,6 +109,7 @@ def test_fresh_install_into_the_default_venv_then_a_rerun_downloads_nothing(serv
     prefix = hermetic / "home" / "envs" / "torch"
     assert code == 0, err
     assert doc["schema"] == "pybootstrap.install/1"
+    assert (doc["status"], doc["plan_status"], doc["exit_code"]) == ("ok", "ok", 0)
     assert doc["target"] == {"kind": "venv", "prefix": str(prefix), "python": str(venv_python(prefix)),
                              "exists": False, "conda_name": None, "source": "default"}
     assert doc["verification"]["status"] == "ok"
@@ -126,7 +127,8 @@ def test_fresh_install_into_the_default_venv_then_a_rerun_downloads_nothing(serv
     assert marker["status"] == "good" and marker["torch_version"] == "2.5.1+cu124"
     assert marker["build"]["variant"] == "cu124"
     log = log_of(doc)
-    assert log["exit_code"] == 0 and log["error"] is None
+    assert log["exit_code"] == 0 and log["error"] is None and log["status"] == "ok"
+    assert json.loads((hermetic / "home" / "logs" / "latest.json").read_text()) == log
     ran = [c["argv"] for c in log["commands_run"]]
     assert ran[0][1:] == ["-m", "venv", str(prefix)]
     assert [str(venv_python(prefix)), "-m", "pip", "install"] == ran[-2][:4]  # then the verification probe
@@ -218,6 +220,7 @@ def test_a_cpu_build_where_cuda_was_planned_is_degraded_and_not_marked_good(serv
     prefix = fake_torch.copy_venv(template, hermetic / "v")
     code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, *gpu(server, path="mislabelled"))
     assert code == 5, err
+    assert (doc["status"], doc["plan_status"], doc["exit_code"]) == ("degraded", "ok", 5)
     ver = doc["verification"]
     assert ver["status"] == "degraded" and ver["torch_version"] == "2.5.1" and ver["cuda_build"] is None
     assert "torch-not-cuda-build" in [d["kind"] for d in ver["diagnosis"]]
@@ -256,6 +259,7 @@ def test_a_connection_that_always_drops_is_a_clean_exit_6(server, template, herm
     assert "Traceback" not in err
     log = log_of(err)
     assert log["exit_code"] == 6 and log["error"]["kind"] == "network"
+    assert (log["status"], log["plan_status"]) == ("failed", "ok")
     assert state(prefix)["status"] == "installing"
 
 
@@ -268,6 +272,8 @@ def test_the_same_wrong_file_twice_is_an_integrity_failure(server, template, her
     assert code == 9
     assert server.requests_for(TORCH_CU124) == 2
     assert "error: pip install: a downloaded file did not match its published hash, twice the same" in err
+    log = log_of(err)
+    assert (log["status"], log["exit_code"], log["error"]["kind"]) == ("failed", 9, "integrity")
 
 
 def test_a_404_for_a_wheel_is_exit_6_at_once(server, template, hermetic, capsys) -> None:
@@ -315,7 +321,7 @@ def test_pip_failing_is_exit_4_with_the_tail_of_its_output_and_the_log(server, t
     assert "what to do: See the output below and the log." in err
     assert "torch-2.5.1+cu124-py3-none-any.whl is invalid" in err or "BadZipFile" in err
     log = log_of(err)
-    assert log["exit_code"] == 4 and log["error"]["kind"] == "install-failed"
+    assert log["exit_code"] == 4 and log["error"]["kind"] == "install-failed" and log["status"] == "failed"
     assert state(prefix)["status"] == "installing"
 
 
@@ -341,6 +347,8 @@ def test_an_interrupted_install_is_not_marked_good_and_the_next_run_reinstalls(s
     assert marker["status"] == "installing"
     latest = json.loads((hermetic / "home" / "logs" / "latest.json").read_text())
     assert latest["exit_code"] == 130 and latest["error"]["kind"] == "interrupted"
+    assert (latest["status"], latest["plan_status"]) == ("interrupted", "ok")
+    assert latest["error"]["message"] == "interrupted (Ctrl+C)"
     assert latest["commands_run"][-1]["error"] == "interrupted"
 
     server.reset()
@@ -349,6 +357,50 @@ def test_an_interrupted_install_is_not_marked_good_and_the_next_run_reinstalls(s
     assert "already_installed" not in doc
     assert server.requests_for(TORCH_CU124) == 1
     assert state(prefix)["status"] == "good"
+
+
+@POSIX_ONLY
+def test_sigterm_ends_the_run_like_ctrl_c_with_a_log_and_nothing_marked_good(server, template, hermetic) -> None:
+    # a fleet agent stops a job with SIGTERM to the process alone (not to its group)
+    prefix = fake_torch.copy_venv(template, hermetic / "v")
+    streaming = server.slow(TORCH_CU124, 0.05)
+    proc = subprocess.Popen([sys.executable, "-m", "pybootstrap", "install", "--venv", str(prefix), *gpu(server)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert streaming.wait(60), "pip never started downloading torch"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err.decode()
+    text = err.decode()
+    assert "interrupted by SIGTERM; log: " in text and "Traceback" not in text
+    assert state(prefix)["status"] == "installing"
+    latest = json.loads((hermetic / "home" / "logs" / "latest.json").read_text())
+    assert (latest["status"], latest["exit_code"]) == ("interrupted", 130)
+    assert latest["error"] == {"kind": "interrupted", "message": "interrupted (SIGTERM)",
+                               "advice": "Run the same command again.", "exit_code": 130}
+    assert latest["commands_run"][-1]["error"] == "interrupted"  # pip was stopped, not left running
+    assert latest["verification"] is None
+
+
+def test_a_build_that_installs_but_does_not_import_is_failed_not_degraded(template, hermetic, capsys,
+                                                                           tmp_path) -> None:
+    wheels = tmp_path / "wheels"
+    broken = fake_torch.build_wheel(wheels, "torch", "2.5.1+cu124", {
+        "torch/__init__.py": "raise ImportError('libtorch_cuda.so: cannot open shared object file')\n"})
+    fake_torch.write_index(tmp_path / "index", "cu124", [broken])
+    prefix = fake_torch.copy_venv(template, hermetic / "v")
+    with IndexServer(tmp_path / "index") as only_torch:
+        code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--packages", "torch",
+                                *gpu(only_torch))
+    assert code == 5, err
+    assert (doc["status"], doc["plan_status"], doc["exit_code"]) == ("failed", "ok", 5)
+    assert doc["verification"]["status"] == "failed"
+    assert "libtorch_cuda.so" in doc["verification"]["import_error"]
+    assert state(prefix)["status"] == "installing"
+    assert log_of(doc)["status"] == "failed"
 
 
 def test_an_unfinished_install_of_the_same_build_is_reinstalled(server, template, hermetic, capsys) -> None:
@@ -422,6 +474,7 @@ def test_dry_run_prints_the_steps_and_changes_nothing(server, hermetic, capsys) 
     python = str(venv_python(prefix))
     base = getattr(sys, "_base_executable", None) or sys.executable
     assert doc["dry_run"] is True
+    assert (doc["status"], doc["plan_status"], doc["exit_code"]) == ("dry-run", "ok", 0)
     assert doc["steps"] == [
         [base, "-m", "venv", str(prefix)],
         [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "torch==2.5.1",
@@ -430,6 +483,9 @@ def test_dry_run_prints_the_steps_and_changes_nothing(server, hermetic, capsys) 
     assert f"  {python} -m pip install --disable-pip-version-check" in err
     assert not prefix.exists()
     assert server.requests == []
+    # its own log, but latest.json stays what the last run that checked or changed an environment wrote
+    assert log_of(doc)["status"] == "dry-run"
+    assert not (hermetic / "home" / "logs" / "latest.json").exists()
 
 
 def test_installer_conda_with_a_venv_target_is_a_usage_error(server, hermetic, capsys) -> None:

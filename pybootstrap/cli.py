@@ -7,7 +7,6 @@ import argparse
 import os
 import signal
 import sys
-import traceback
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, NoReturn, Optional, Sequence, Tuple
@@ -240,6 +239,9 @@ def signals_interrupt() -> Iterator[None]:
 def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, str]] = None) -> int:
     """Run pybootstrap; return the exit code (never raises, never prints a traceback to the user)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv in (["--version"], ["-V"]):  # fleets ask at every login: answered before any parser is built
+        sys.stdout.write(f"pybootstrap {__version__}\n")
+        return int(ExitCode.OK)
     environ = dict(os.environ if environ is None else environ)
     json_requested = "--json" in argv or environ.get("PYBOOTSTRAP_JSON", "").strip().lower() in TRUE_WORDS
     with signals_interrupt():
@@ -264,6 +266,8 @@ def main(argv: Optional[Sequence[str]] = None, environ: Optional[Mapping[str, st
         except SystemExit as exc:  # argparse --help / --version
             return exc.code if isinstance(exc.code, int) else 0
         except Exception as exc:  # a bug: say so plainly, keep the traceback for the log
+            import traceback
+
             verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in argv)
             render.bug(exc, traceback.format_exc(), as_json=json_requested, verbose=verbose)
             return int(ExitCode.INTERNAL)

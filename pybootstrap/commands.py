@@ -3,24 +3,28 @@ detect -> manifest -> plan -> (target, environment, install) -> verify -> log ->
 
 Each run_<command>(settings) returns the exit code; install, verify and download run inside a logged run
 (pybootstrap.run_log), which writes the log and derives the document's status from how the run ended.
+
+Fleets run detect and plan at every login: the modules only install, verify, download and diagnose use (the
+logged run, environments, verification, execution, hashing) are imported by those commands, where they are used.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from pybootstrap import _subprocess, environments, execute, install, render, show, steps, wheelhouse
-from pybootstrap.diagnose import diagnose_text
+from pybootstrap import render, show, steps
 from pybootstrap.errors import EnvironmentProblem, ExitCode, NoCompatibleBuildError, PybootstrapError, UsageError
-from pybootstrap.hardware import current_platform, detect
+from pybootstrap.hardware import Hardware, current_platform, detect
 from pybootstrap.installers import pip as pip_inst
 from pybootstrap.manifest import Manifest, load_manifest
-from pybootstrap.nvidia_smi import parse_any
 from pybootstrap.planner import python_xy
-from pybootstrap.run_log import LoggedRun, logged
 from pybootstrap.settings import Settings
+
+if TYPE_CHECKING:
+    from pybootstrap.run_log import LoggedRun
+    from pybootstrap.verify import Verification
 
 
 def _start(config: Settings) -> None:
@@ -58,13 +62,24 @@ def run_plan(config: Settings) -> int:
 
 # --- install ------------------------------------------------------------------------------------
 
+def _verification(python: str, hw: Hardware, expected: Optional[Dict[str, Any]], manifest: Manifest) -> Verification:
+    """Ask the target interpreter (the probe) and judge its answers against the expected build."""
+    from pybootstrap.verify import judge, run_probe
+
+    return judge(run_probe(python), hw, expected, manifest, python)
+
+
 def run_install(config: Settings) -> int:
     """pybootstrap install."""
+    from pybootstrap.run_log import logged
+
     _start(config)
     return logged("install", config, lambda run: _install(run, config))
 
 
 def _install(run: LoggedRun, config: Settings) -> int:
+    from pybootstrap import environments, install, wheelhouse
+
     install.refuse_other_machine(config)
     with run.step("manifest"):
         manifest = steps.manifest_of(config)
@@ -114,7 +129,7 @@ def _install(run: LoggedRun, config: Settings) -> int:
     build_dict = build.to_dict()
     if target.exists and not recreate and environments.is_marked_good(target.prefix, build_dict):
         with run.step("verify"):
-            ver = steps.verification_of(str(target.python), hw, build_dict, manifest)
+            ver = _verification(str(target.python), hw, build_dict, manifest)
         if ver.status == "ok":
             run.verification = ver.status
             run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
@@ -135,7 +150,7 @@ def _install(run: LoggedRun, config: Settings) -> int:
             run.document["replaced"] = replaced.to_dict()
         install.install_packages(p, target, interactive=interactive)
     with run.step("verify"):
-        ver = steps.verification_of(str(target.python), hw, build_dict, manifest)
+        ver = _verification(str(target.python), hw, build_dict, manifest)
     run.verification = ver.status
     run.document["verification"] = {"schema": "pybootstrap.verify/1", **ver.to_dict()}
     if not config.json:
@@ -150,11 +165,15 @@ def _install(run: LoggedRun, config: Settings) -> int:
 
 def run_verify(config: Settings) -> int:
     """pybootstrap verify."""
+    from pybootstrap.run_log import logged
+
     _start(config)
     return logged("verify", config, lambda run: _verify(run, config))
 
 
 def _verify(run: LoggedRun, config: Settings) -> int:
+    from pybootstrap import environments
+
     run.update_latest = True  # a verify run always checks an environment (or finds there is none)
     with run.step("manifest"):
         manifest = steps.manifest_of(config)
@@ -175,7 +194,7 @@ def _verify(run: LoggedRun, config: Settings) -> int:
     elif state and isinstance(state.get("build"), dict):
         expected = state["build"]
     with run.step("verify"):
-        ver = steps.verification_of(str(target.python), hw, expected, manifest)
+        ver = _verification(str(target.python), hw, expected, manifest)
     run.verification = ver.status
     run.document.update({"schema": "pybootstrap.verify/1", **ver.to_dict(), "hardware": hw.to_dict(),
                          "target": target.to_dict(), "expected": expected})
@@ -190,11 +209,15 @@ def _verify(run: LoggedRun, config: Settings) -> int:
 
 def run_download(config: Settings) -> int:
     """pybootstrap download --to DIR."""
+    from pybootstrap.run_log import logged
+
     _start(config)
     return logged("download", config, lambda run: _download(run, config))
 
 
 def _download(run: LoggedRun, config: Settings) -> int:
+    from pybootstrap import execute, wheelhouse
+
     assert config.to is not None  # settings refuse a download without --to
     manifest = steps.manifest_of(config)
     hw = steps.hardware_of(config, manifest)
@@ -229,13 +252,17 @@ def _download(run: LoggedRun, config: Settings) -> int:
 
 def run_diagnose(config: Settings) -> int:
     """pybootstrap diagnose FILE."""
+    from pybootstrap._subprocess import decode_output
+    from pybootstrap.diagnose import diagnose_text
+    from pybootstrap.nvidia_smi import parse_any
+
     _start(config)
     name = config.file or "-"
     try:
         raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror or exc}", "Give a file path, or - for stdin.") from None
-    text = _subprocess.decode_output(raw)
+    text = decode_output(raw)
     try:
         manifest: Optional[Manifest] = steps.manifest_of(config)
     except PybootstrapError:

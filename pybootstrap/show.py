@@ -5,13 +5,15 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from typing import Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
 from pybootstrap import render
-from pybootstrap.diagnose import Finding
 from pybootstrap.hardware import Hardware
 from pybootstrap.planner import Plan, summarize_rejections
-from pybootstrap.verify import Verification
+
+if TYPE_CHECKING:  # for annotations only: detect and plan do not load verification and diagnosis
+    from pybootstrap.diagnose import Finding
+    from pybootstrap.verify import Verification
 
 
 def command_line(argv: Sequence[str]) -> str:

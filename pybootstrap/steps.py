@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from pybootstrap import environments, wheelhouse
+from pybootstrap import environments
 from pybootstrap.errors import EnvironmentProblem
 from pybootstrap.hardware import Hardware, apply_overrides, detect
 from pybootstrap.installers import build_commands
 from pybootstrap.manifest import Manifest, load_manifest
 from pybootstrap.planner import Plan, Request, plan
 from pybootstrap.settings import Settings, TargetChoice
-from pybootstrap.verify import Verification, judge, run_probe
 
 
 def manifest_of(config: Settings) -> Manifest:
@@ -45,7 +44,11 @@ def refuse_unsupported_platform(hw: Hardware) -> None:
 def plan_of(request: Request, manifest: Manifest, hw: Hardware) -> Plan:
     """The plan for this request and machine, with the exact commands that install its build."""
     refuse_unsupported_platform(hw)
-    request, note = wheelhouse.offline_defaults(request)
+    note = None
+    if request.offline:  # the wheel folder's module hashes files: loaded only when there is a folder to read
+        from pybootstrap import wheelhouse
+
+        request, note = wheelhouse.offline_defaults(request)
     result = plan(manifest, hw, request)
     if note:
         result = result._replace(reasons=result.reasons + (note,))
@@ -72,8 +75,3 @@ def target_python_version(choice: TargetChoice) -> Optional[str]:
                 return info.version if info else None
     return None
 
-
-def verification_of(python: str, hw: Hardware, expected: Optional[Dict[str, Any]],
-                    manifest: Manifest) -> Verification:
-    """Ask the target interpreter (the probe) and judge its answers against the expected build."""
-    return judge(run_probe(python), hw, expected, manifest, python)

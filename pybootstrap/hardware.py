@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
@@ -238,7 +239,7 @@ Runner = Callable[..., _subprocess.CommandResult]
 
 def find_nvidia_smi(os_name: str) -> Optional[str]:
     """nvidia-smi on PATH, else where drivers put it (System32, its DriverStore, NVSMI, WSL's lib folder)."""
-    found = which("nvidia-smi")
+    found = shutil.which("nvidia-smi")
     if found:
         return found
     candidates: List[Path] = []
@@ -359,21 +360,6 @@ def _vendor_of(text: str) -> str:
         if key in low:
             return vendor
     return "unknown"
-
-
-def which(name: str) -> Optional[str]:
-    """shutil.which without importing shutil: the first executable `name` on PATH (PATHEXT on Windows)."""
-    exts = [""]
-    if sys.platform == "win32":
-        exts = [e.lower() for e in os.environ.get("PATHEXT", ".COM;.EXE;.BAT;.CMD").split(";") if e]
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        if not folder:
-            continue
-        for ext in exts:
-            candidate = os.path.join(folder.strip('"'), name + ext)
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-                return candidate
-    return None
 
 
 def machine_name() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import os
@@ -314,11 +315,10 @@ def _opt_version(obj: Mapping[str, Any], key: str, path: str) -> Optional[Versio
 def _date(obj: Mapping[str, Any], key: str, path: str) -> Optional[str]:
     value = _text(obj, key, path, _DATE_RE, 'a date like "2024-10-29"', required=False, nullable=True)
     if value is not None:
-        year, month, day = (int(part) for part in value.split("-"))
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # no datetime import at start-up
-        if not (1 <= month <= 12 and 1 <= day <= days[month - 1]):
-            raise _fail(_join(path, key), f"not a calendar date: {_describe(value)}")
+        try:
+            datetime.date.fromisoformat(value)
+        except ValueError:
+            raise _fail(_join(path, key), f"not a calendar date: {_describe(value)}") from None
     return value
 
 

@@ -23,6 +23,7 @@ from pybootstrap.planner import python_xy
 from pybootstrap.settings import Settings
 
 if TYPE_CHECKING:
+    from pybootstrap.environments import Target
     from pybootstrap.run_log import LoggedRun
     from pybootstrap.verify import Verification
 
@@ -78,13 +79,21 @@ def run_install(config: Settings) -> int:
 
 
 def _install(run: LoggedRun, config: Settings) -> int:
-    from pybootstrap import environments, install, wheelhouse
+    from pybootstrap import environments, install
 
     install.refuse_other_machine(config)
     with run.step("manifest"):
         manifest = steps.manifest_of(config)
     with run.step("target"):
         target = environments.resolve_target(config.target, config.home)
+    return _install_into(run, config, manifest, target)
+
+
+def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: Target) -> int:
+    """Everything install does once it knows the target: each step reads or changes that environment."""
+    from pybootstrap import environments, install, wheelhouse
+
+    with run.step("target"):
         version = install.inspect_target(target)
         install.check_python_version(config, target, version)
     with run.step("detect"):

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any, Iterable, Optional, TextIO
 
+from pybootstrap.errors import PybootstrapError
 from pybootstrap.redact import redact, redact_obj
 
 _VERBOSITY = {"level": 0}
@@ -68,7 +69,7 @@ def document(doc: Any) -> None:
     sys.stdout.flush()
 
 
-def error(exc: Any, *, as_json: bool) -> None:
+def error(exc: PybootstrapError, *, as_json: bool) -> None:
     """A PybootstrapError as one clear message plus advice (and a JSON document with --json)."""
     message(f"error: {exc.message}", "error")
     if exc.advice:

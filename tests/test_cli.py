@@ -119,6 +119,22 @@ def test_ctrl_c_is_exit_130(monkeypatch, capsys) -> None:
     assert cli.main(["plan"]) == 130
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_is_exit_130_and_the_handler_is_restored_afterwards(monkeypatch, capsys) -> None:
+    import os
+    import signal
+
+    def terminated(config):
+        os.kill(os.getpid(), signal.SIGTERM)  # what a fleet agent sends to stop a job
+        raise AssertionError("SIGTERM did not stop the command")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(commands, "run_plan", terminated)
+    assert cli.main(["plan"]) == 130
+    assert capsys.readouterr().err == "interrupted (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["plan", "--driver", "abc"], "--driver 'abc': expected an NVIDIA driver version"),

@@ -1,6 +1,6 @@
-"""The steps the commands are made of: load the manifest, detect the hardware (with the what-if flags), plan
-with the exact commands, verify a target. Each takes settings and values and returns a value; the order in
-which they run is known only to pybootstrap.commands."""
+"""The steps several commands share: load the manifest, detect the hardware (with the what-if flags), plan with
+the exact commands. Each takes settings and values and returns a value; the order in which steps run is known
+only to pybootstrap.commands."""
 
 from __future__ import annotations
 

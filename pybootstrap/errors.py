@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Optional
+from typing import Any, Dict, Optional
 
 
 class ExitCode(IntEnum):
@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     INVALID_MANIFEST = 7
     ENVIRONMENT = 8
     INTEGRITY = 9
+    BUSY = 10
     INTERRUPTED = 130
 
 
@@ -33,7 +34,7 @@ class PybootstrapError(Exception):
         self.message = message
         self.advice = advice
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """The error as the JSON object used in documents and logs."""
         return {"kind": self.kind, "message": self.message, "advice": self.advice,
                 "exit_code": int(self.exit_code)}
@@ -93,6 +94,13 @@ class IntegrityError(PybootstrapError):
 
     exit_code = ExitCode.INTEGRITY
     kind = "integrity"
+
+
+class BusyError(PybootstrapError):
+    """Another pybootstrap run holds this environment or home: retry later."""
+
+    exit_code = ExitCode.BUSY
+    kind = "busy"
 
 
 def path_problem(exc: OSError) -> EnvironmentProblem:

@@ -143,7 +143,7 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
                            f"{target.prefix}", "ok")
             return int(ExitCode.OK)
     # on a terminal pip writes to our stdout itself (its own progress bar), so stdout must be the terminal too
-    interactive = (pip_inst.stdout_is_terminal() and _isatty(sys.stdout) and not args.json
+    interactive = (pip_inst.stderr_is_interactive() and _isatty(sys.stdout) and not args.json
                    and render.verbosity() >= 0)
     with run.step("environment"):
         if not target.exists or recreate:
@@ -480,7 +480,7 @@ def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, 
         raise UsageError("download fetches pip wheels; this plan uses conda",
                          "Add --installer pip (conda users can point conda at a local channel instead).")
     argv = pip_inst.download_argv(build, settings.build_request(args, sources), str(dest), python=sys.executable,
-                                  platform_tag=None, python_version=py_version)
+                                  arch=hw.arch, python_version=py_version)
     for tag in tags or []:
         argv += ["--platform", tag]
     if tags:

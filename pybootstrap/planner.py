@@ -274,8 +274,9 @@ def plan(manifest: Manifest, hw: Hardware, request: Request) -> Plan:
     # every candidate preferred to the choice: newer releases, and for a CPU choice every GPU build
     rejected = tuple(o.failure for o in outcomes if o.failure and (
         o.release.torch >= chosen.release.torch or (chosen.variant.kind == "cpu" and o.variant.kind != "cpu")))
-    return Plan(status="ok", build=build, commands=build_commands(build, request), reasons=tuple(reasons + more),
-                rejected=rejected, hardware=hw, request=request, warnings=tuple(warnings))
+    return Plan(status="ok", build=build, commands=build_commands(build, request, hw.arch),
+                reasons=tuple(reasons + more), rejected=rejected, hardware=hw, request=request,
+                warnings=tuple(warnings))
 
 
 def _choice_reasons(manifest: Manifest, hw: Hardware, request: Request, outcomes: List[_Outcome],

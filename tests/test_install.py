@@ -424,8 +424,9 @@ def test_dry_run_prints_the_steps_and_changes_nothing(server, hermetic, capsys) 
     assert doc["dry_run"] is True
     assert doc["steps"] == [
         [base, "-m", "venv", str(prefix)],
-        [python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off", "torch==2.5.1",
-         "torchvision==0.20.1", "torchaudio==2.5.1", "--index-url", f"{server.url}/cu124"]]
+        [python, "-m", "pip", "install", "--disable-pip-version-check", "--retries", "2", "--timeout", "10",
+         "--progress-bar", "off", "torch==2.5.1+cu124", "torchvision==0.20.1+cu124", "torchaudio==2.5.1+cu124",
+         "--index-url", f"{server.url}/cu124"]]
     assert "Dry run: would run" in err
     assert f"  {python} -m pip install --disable-pip-version-check" in err
     assert not prefix.exists()

@@ -8,12 +8,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from pybootstrap.planner import Build, Request
 
 
-def build_commands(build: "Build", request: "Request") -> Tuple[Tuple[str, ...], ...]:
-    """The package-install commands of a plan, with 'python' / 'conda' standing for the target's tools."""
+def build_commands(build: "Build", request: "Request", arch: str) -> Tuple[Tuple[str, ...], ...]:
+    """The package-install commands of a plan, with 'python' / 'conda' standing for the target's tools (arch: the
+    target machine's, which decides some pip pins)."""
     if build.installer == "conda":
         from pybootstrap.installers.conda import build_command as conda_command
 
         return (conda_command(build, request),)
     from pybootstrap.installers.pip import build_command as pip_command
 
-    return (pip_command(build, request),)
+    return (pip_command(build, request, arch=arch),)

@@ -170,7 +170,7 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
                 env, label, timeout = conda_inst.conda_env(), "conda install", conda_inst.CONDA_TIMEOUT_S
             else:
                 argv = pip_inst.install_argv(command, str(target.python), interactive=interactive)
-                env, label, timeout = pip_inst.pip_env(), "pip install", pip_inst.PIP_TIMEOUT_S
+                env, label, timeout = pip_inst.pip_env(argv), "pip install", pip_inst.PIP_TIMEOUT_S
             _run_with_retry(argv, env, interactive and label == "pip install", label, index_url=build.index_url,
                             timeout=timeout)
     with run.step("verify"):
@@ -486,7 +486,7 @@ def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, 
     if tags:
         argv += ["--only-binary", ":all:"]
     render.message(f"downloading torch {build.torch} {build.variant} wheels into {dest}", "title")
-    _run_with_retry(argv, pip_inst.pip_env(), False, "pip download", index_url=build.index_url)
+    _run_with_retry(argv, pip_inst.pip_env(argv), False, "pip download", index_url=build.index_url)
     files = sorted(f for f in dest.iterdir() if f.suffix in (".whl", ".gz", ".zip"))
     listing = {"schema": "pybootstrap.wheelhouse/1", "build": build.to_dict(),
                "files": {f.name: file_sha256(f) for f in files}}

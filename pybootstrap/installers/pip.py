@@ -130,17 +130,19 @@ def pip_env(argv: Sequence[str] = ()) -> Dict[str, str]:
     """Environment changes for one pip command (merged into ours by the subprocess wrapper).
 
     Online, the user's pip configuration stays in force (proxy, certificates, trusted hosts: what a company
-    network needs), except where it would take packages from elsewhere: an empty PIP_FIND_LINKS and
-    PIP_EXTRA_INDEX_URL override those settings from the environment and from every configuration file (pip
-    reads environment variables after the files; the command line's own --find-links / --extra-index-url are
-    kept). An isolated command (--isolated: offline, nothing to reach) reads no configuration at all:
-    --isolated ignores PIP_* variables and the user's file, PIP_CONFIG_FILE=os.devnull the global and site files
-    too (pip/_internal/configuration.py)."""
+    network needs), except where it would take packages from elsewhere: find-links and extra-index-url are
+    overridden, from the environment and from every configuration file alike, by variables holding a single
+    space. pip reads environment variables after the files, skips a setting whose value is empty (so "" would
+    not override a file), and splits a list setting on whitespace (so " " becomes an empty list); see
+    pip/_internal/configuration.py and cli/parser.py, checked by tests/test_pip_installer.py. The command line's
+    own --find-links / --extra-index-url still apply.
+    An isolated command (--isolated: offline, nothing to reach) reads no configuration at all: --isolated ignores
+    PIP_* variables and the user's file, PIP_CONFIG_FILE=os.devnull the global and site files too."""
     env = {"PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
     if "--isolated" in argv:
         env["PIP_CONFIG_FILE"] = os.devnull
     else:
-        env.update({"PIP_FIND_LINKS": "", "PIP_EXTRA_INDEX_URL": ""})
+        env.update({"PIP_FIND_LINKS": " ", "PIP_EXTRA_INDEX_URL": " "})
     return env
 
 

@@ -139,6 +139,11 @@ def network_cause(text: str) -> Optional[NetworkCause]:
     return None
 
 
+def cause_pattern(kind: str) -> "re.Pattern[str]":
+    """The pattern that recognises one kind of network failure in a text."""
+    return re.compile(dict(_CAUSES)[kind], re.I)
+
+
 def host_of(url: str) -> str:
     """host[:port] of a URL, credentials left out."""
     parsed = urlparse(url)

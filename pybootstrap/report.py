@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 from pybootstrap import __version__
 from pybootstrap.errors import EnvironmentProblem
@@ -132,6 +132,17 @@ def summary_text(log: Dict[str, Any]) -> str:
 def text_path(path: Path) -> Path:
     """The .txt summary beside a JSON log (log.json -> log.txt; a --log ending in .txt gets .txt.txt)."""
     return path.with_name(path.name + ".txt") if path.suffix.lower() == ".txt" else path.with_suffix(".txt")
+
+
+def commands_output(results: Iterable[Any]) -> str:
+    """Everything the commands of a run printed, each after its command line: write_log's full_output (results:
+    the _subprocess.CommandResult of each command)."""
+    parts = []
+    for result in results:
+        argv = " ".join(str(a) for a in getattr(result, "argv", []))
+        text = "\n".join(t for t in (getattr(result, "stdout", ""), getattr(result, "stderr", "")) if t)
+        parts.append(f"$ {argv}\n(exit {getattr(result, 'returncode', None)})\n{text}".rstrip("\n") + "\n")
+    return "\n".join(parts)
 
 
 STDOUT = "-"  # --log -: the JSON log goes to stdout

@@ -370,3 +370,12 @@ def test_the_full_output_goes_beside_the_log_redacted(home):
     assert beside.read_text(encoding="utf-8") == ("Looking in indexes: https://***@mirror.example/simple\n"
                                                   "Collecting torch==2.5.1+cu124\n")
     assert json.loads(path.read_text(encoding="utf-8"))["output_path"] == str(beside)
+
+
+def test_commands_output_keeps_every_line_of_every_command():
+    from pybootstrap._subprocess import CommandResult
+
+    results = [CommandResult(["py", "-m", "pip", "install", "torch"], 1, "line 1\nline 2", "ERROR: boom"),
+               CommandResult(["py", "-c", "pass"], 0)]
+    assert report.commands_output(results) == ("$ py -m pip install torch\n(exit 1)\nline 1\nline 2\nERROR: boom\n"
+                                               "\n$ py -c pass\n(exit 0)\n")

@@ -199,6 +199,18 @@ def download_size(url: str) -> Optional[int]:
     return int(length) if response.status_code < 400 and length.isdigit() else None
 
 
+def wheel_size(page: IndexPage, version: str, tags: FrozenSet[Tag] = frozenset()) -> Optional[int]:
+    """The download size of this version's wheel for these tags: from the page (PEP 700), else by one HEAD
+    request for the file that fits (the largest candidate's size when several fit); None when unknown."""
+    known = page.size_of(version, tags)
+    if known is not None:
+        return known
+    files = page._matching(version)
+    fitting = [f for f in files if f.tags & tags] or files
+    sizes = [size for size in (download_size(f.url) for f in fitting[:3]) if size is not None]
+    return max(sizes) if sizes else None
+
+
 def describe(page: IndexPage) -> Dict[str, Any]:
     """What the check found, for the log."""
     return {"url": redact(page.url), "files": len(page.files), "versions": page.versions()[:10]}

@@ -123,6 +123,17 @@ def test_the_size_of_a_wheel_by_head(server: IndexServer, tmp_path_factory: pyte
     assert server.requests[-1] == "/files/torch-2.5.1+cu124-py3-none-any.whl"
 
 
+def test_the_size_of_the_planned_wheel(server: IndexServer, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from packaging.tags import sys_tags
+
+    server.reset()
+    page = index_check.check_index(f"{server.url}/cu124")
+    served = tmp_path_factory.getbasetemp() / "index" / "files" / TORCH_CU124
+    assert index_check.wheel_size(page, "2.5.1+cu124", frozenset(sys_tags())) == served.stat().st_size
+    assert index_check.wheel_size(page, "2.14.1+cu124") is None
+    assert server.requests == ["/cu124/torch/", f"/files/{TORCH_CU124}"]  # one HEAD, nothing for a missing version
+
+
 def test_a_json_page_gives_sizes() -> None:
     # PEP 691 / PEP 700 JSON, shaped like pypi.org's answer for a project page
     body = json.dumps({"meta": {"api-version": "1.1"}, "name": "torch", "files": [

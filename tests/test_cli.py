@@ -85,7 +85,7 @@ def test_error_classes_map_to_contract_exit_codes(error, code, monkeypatch, caps
 def test_exit_code_values_are_the_contract_table() -> None:
     assert {c.name: int(c) for c in ExitCode} == {
         "OK": 0, "INTERNAL": 1, "USAGE": 2, "NO_COMPATIBLE_BUILD": 3, "INSTALL_FAILED": 4, "VERIFY_FAILED": 5,
-        "NETWORK": 6, "INVALID_MANIFEST": 7, "ENVIRONMENT": 8, "INTEGRITY": 9, "INTERRUPTED": 130}
+        "NETWORK": 6, "INVALID_MANIFEST": 7, "ENVIRONMENT": 8, "INTEGRITY": 9, "BUSY": 10, "INTERRUPTED": 130}
 
 
 def test_error_with_json_prints_one_error_document(monkeypatch, capsys) -> None:

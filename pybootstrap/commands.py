@@ -86,12 +86,17 @@ def _install(run: LoggedRun, config: Settings) -> int:
         manifest = steps.manifest_of(config)
     with run.step("target"):
         target = environments.resolve_target(config.target, config.home)
-    return _install_into(run, config, manifest, target)
+    if config.dry_run:
+        return _install_into(run, config, manifest, target)
+    from pybootstrap import lock
+
+    with lock.hold(target.prefix, what="install"):  # one run per environment; another one is busy (exit 10)
+        return _install_into(run, config, manifest, target)
 
 
 def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: Target) -> int:
     """Everything install does once it knows the target: each step reads or changes that environment."""
-    from pybootstrap import environments, install, wheelhouse
+    from pybootstrap import environments, index_check, install, wheelhouse
 
     with run.step("target"):
         version = install.inspect_target(target)
@@ -111,13 +116,13 @@ def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: 
         raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
     build = p.build
     install.check_target_fits(build, target)
-    if p.request.offline:  # before anything is created: the folder must be intact and hold the build
-        wheelhouse.check_intact(p.request.find_links)
-        wheelhouse.require_build(build, p.request.find_links)
+    house = install.closed_wheelhouse(p.request.find_links, build) if p.request.offline else None
+    if house is not None:
+        run.document["wheelhouse_unlisted"] = [str(f) for f in wheelhouse.unlisted_files(house)]
     previous = environments.read_state(target.prefix) if target.prefix.is_dir() else None
     recreate = target.kind == "venv" and previous is not None and previous.get("status") == "creating"
     unfinished = previous is not None and previous.get("status") == "installing"
-    argvs = install.install_steps(p, target, hw, recreate)
+    argvs = install.install_steps(p, target, hw, recreate, house)
     if config.dry_run and target.exists and not recreate:  # what a real run would remove first
         replacement = install.plan_replacement(target, build, unfinished=unfinished)
         if replacement:
@@ -146,6 +151,11 @@ def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: 
             render.message(f"torch {build.torch} {build.variant} is already installed and verified in "
                            f"{target.prefix}", "ok")
             return int(ExitCode.OK)
+    with run.step("preflight"):  # before anything is created: the index answers, the disk has room
+        page = install.check_index(build, hw) if not p.request.offline and build.installer == "pip" else None
+        if page is not None:
+            run.document["index_check"] = index_check.describe(page)
+        install.check_room(build, hw, target, page=page, house=house)
     # on a terminal pip writes to our stdout itself (its own progress bar), so stdout must be the terminal too
     interactive = (render.is_terminal(sys.stderr) and render.is_terminal(sys.stdout) and not config.ci
                    and not config.json and render.verbosity() >= 0)
@@ -157,7 +167,7 @@ def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: 
         replaced = install.replace_torch_family(target, build, unfinished=unfinished)
         if replaced:
             run.document["replaced"] = replaced.to_dict()
-        install.install_packages(p, target, interactive=interactive)
+        install.install_packages(p, target, interactive=interactive, house=house)
     with run.step("verify"):
         ver = _verification(str(target.python), hw, build_dict, manifest)
     run.verification = ver.status
@@ -225,7 +235,7 @@ def run_download(config: Settings) -> int:
 
 
 def _download(run: LoggedRun, config: Settings) -> int:
-    from pybootstrap import execute, wheelhouse
+    from pybootstrap import diskspace, execute, install, lock, wheelhouse
 
     assert config.to is not None  # settings refuse a download without --to
     manifest = steps.manifest_of(config)
@@ -241,16 +251,22 @@ def _download(run: LoggedRun, config: Settings) -> int:
         raise UsageError("download fetches pip wheels; this plan uses conda",
                          "Add --installer pip (conda users can point conda at a local channel instead).")
     tags, py_version = wheelhouse.target_platform(hw.os, hw.arch, python_xy(hw.python_version), current_platform())
-    argv = pip_inst.download_argv(build, p.request, str(dest), python=sys.executable, platform_tag=None,
-                                  python_version=py_version)
-    for tag in tags:
-        argv += ["--platform", tag]
-    if tags:
-        argv += ["--only-binary", ":all:"]
+    with run.step("preflight"):  # the index answers and lists the build; the folder's disk has room
+        page = install.check_index(build, hw)
+        known = page.size_of(build.torch) if page is not None else None  # a size the page gives
+        diskspace.check_room({str(dest): diskspace.download_estimate(install.kind_of(build), known)},
+                             what=f"the wheels of torch {build.torch} {build.variant}")
     render.message(f"downloading torch {build.torch} {build.variant} wheels into {dest}", "title")
-    with run.step("download"):
-        execute.run_with_retry(argv, pip_inst.pip_env(), False, "pip download", index_url=build.index_url)
-    files = wheelhouse.write_listing(dest, build)
+    with lock.hold(dest, what="download"), run.step("download"), wheelhouse.staging(dest) as stage:
+        argv = pip_inst.download_argv(build, p.request, str(stage), python=sys.executable, arch=hw.arch,
+                                      python_version=py_version)
+        for tag in tags:
+            argv += ["--platform", tag]
+        if tags:
+            argv += ["--only-binary", ":all:"]
+        execute.run_with_retry(argv, pip_inst.pip_env(argv), False, "pip download", index_url=build.index_url,
+                               folders=[str(dest)])
+        files = wheelhouse.publish(stage, dest, build.to_dict())
     run.document.update(files=files, to=str(dest))
     render.message(f"{len(files)} file(s) in {dest}; install with: pybootstrap install --offline --find-links {dest}",
                    "ok")

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from pybootstrap import _subprocess, environments, execute, render, steps, verify
+from pybootstrap import _subprocess, diskspace, environments, execute, index_check, render, steps, verify, wheelhouse
 from pybootstrap.environments import Target
-from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
+from pybootstrap.errors import EnvironmentProblem, InstallError, NetworkError, UsageError
 from pybootstrap.hardware import Hardware
+from pybootstrap.index_check import IndexPage
 from pybootstrap.installers import conda as conda_inst
 from pybootstrap.installers import pip as pip_inst
 from pybootstrap.manifest import Manifest
 from pybootstrap.planner import Build, Plan, Request, python_key, python_xy
 from pybootstrap.settings import Settings
+from pybootstrap.wheelhouse import Wheelhouse
 
 CONDA_FAMILY = ("pytorch", "torchvision", "torchaudio", "pytorch-cuda", "cpuonly", "pytorch-mutex")
 PIP_FAMILY = ("torch", "torchvision", "torchaudio")
@@ -105,10 +107,73 @@ def plan_for_new_conda_env(request: Request, manifest: Manifest, hw: Hardware,
     return first, hw
 
 
+# --- before anything is created ----------------------------------------------------------------
+
+def closed_wheelhouse(find_links: Sequence[str], build: Build) -> Optional[Wheelhouse]:
+    """Offline: the listed files of the wheel folders, intact and holding the planned build (else exit 9 / 3);
+    None for conda (its package cache) or folders without a listing, which then must at least hold the torch
+    version (a folder filled by hand: pip picks among its wheels)."""
+    if build.installer != "pip":
+        return None
+    folders = wheelhouse.local_folders(find_links)
+    house = wheelhouse.load(folders)
+    if house is None:
+        wheelhouse.require_plain(folders, build)
+        render.message(f"warning: {', '.join(folders)} has no {wheelhouse.LISTING}: its files are not checked "
+                       "against checksums (fill it with `pybootstrap download` for that)", "warn")
+        return None
+    wheelhouse.verify(house)
+    wheelhouse.require(house, build)
+    return house
+
+
+def check_index(build: Build, hw: Hardware) -> Optional[IndexPage]:
+    """Online pip installs: one quick request for the index's torch page; a one-line NetworkError (exit 6) when
+    it does not answer or does not list the pinned build. None for the default index (pip's configuration
+    names it)."""
+    if not build.index_url:
+        return None
+    page = index_check.check_index(build.index_url, proxy=pip_inst.configured_proxy(sys.executable))
+    problem = index_check.missing_pins(page, "torch", pip_inst.requirement_pins(build, hw.arch))
+    if problem:
+        raise NetworkError(f"the package index does not have the planned build: {problem}",
+                           "Check --index-url / --mirror, or choose another --torch / --variant.")
+    return page
+
+
+def check_room(build: Build, hw: Hardware, target: Target, *, page: Optional[IndexPage],
+               house: Optional[Wheelhouse]) -> None:
+    """Refuse (exit 8) before anything is written when the target's disk (or pip's temporary folder) has less
+    room than the install needs: the listed files' size offline, else the wheel's size where the index gives
+    it, never less than a floor for the build's kind."""
+    if house is not None:
+        needs = diskspace.install_needs(wheelhouse.total_size(house), target=target.prefix)
+    else:
+        known = None
+        if page is not None:  # only a size the page gives (PEP 700): no request of its own
+            from packaging.tags import sys_tags
+
+            known = page.size_of(build.torch, frozenset(sys_tags()))
+        download = diskspace.download_estimate(kind_of(build), known)
+        needs = diskspace.install_needs(download, target=target.prefix, download_to=diskspace.temp_folder())
+    diskspace.check_room(needs, what=f"torch {build.torch} {build.variant}")
+
+
+def kind_of(build: Build) -> str:
+    """cuda, rocm, xpu or cpu: the kind of the build's variant."""
+    return "cuda" if build.cuda else build.variant.rstrip("0123456789.") if build.variant.startswith("rocm") else (
+        "xpu" if build.variant == "xpu" else "cpu")
+
+
 # --- the commands of a run ----------------------------------------------------------------------
 
-def install_steps(p: Plan, target: Target, hw: Hardware, recreate: bool = False) -> List[List[str]]:
-    """Every command install would run, concretely (for --dry-run and the log): create, then install."""
+CLOSED_REQUIREMENTS = "<the files pybootstrap-wheelhouse.json lists, with their SHA-256>"
+
+
+def install_steps(p: Plan, target: Target, hw: Hardware, recreate: bool = False,
+                  house: Optional[Wheelhouse] = None) -> List[List[str]]:
+    """Every command install would run, concretely (for --dry-run and the log): create, then install (from a
+    closed wheelhouse: exactly its listed files)."""
     assert p.build is not None
     argvs: List[List[str]] = []
     if not target.exists or recreate:
@@ -118,6 +183,9 @@ def install_steps(p: Plan, target: Target, hw: Hardware, recreate: bool = False)
                                                 channels=p.build.conda_channels))
         else:
             argvs.append(environments.venv_argv(target, clear=recreate))
+    if house is not None and p.build.installer == "pip":
+        argvs.append(pip_inst.closed_install_argv(str(target.python), CLOSED_REQUIREMENTS, interactive=False))
+        return argvs
     argvs.extend(package_argv(command, target, interactive=False) for command in p.commands)
     return argvs
 
@@ -146,17 +214,25 @@ def create_environment(target: Target, create_argv: List[str], *, recreate: bool
     environments.check_allowed(target, info)
 
 
-def install_packages(p: Plan, target: Target, *, interactive: bool) -> None:
-    """Run the plan's install commands in the target, with retries on network failures."""
+def install_packages(p: Plan, target: Target, *, interactive: bool, house: Optional[Wheelhouse] = None) -> None:
+    """Run the plan's install commands in the target, with retries on network failures; from a closed wheelhouse,
+    exactly its listed files, each checked by pip against its SHA-256."""
     assert p.build is not None
+    folders = [str(target.prefix)]
+    if house is not None and p.build.installer == "pip":
+        with wheelhouse.requirements_file(house) as requirements:
+            argv = pip_inst.closed_install_argv(str(target.python), str(requirements), interactive=interactive)
+            execute.run_with_retry(argv, pip_inst.pip_env(argv), interactive, "pip install",
+                                   timeout=pip_inst.PIP_TIMEOUT_S, folders=folders)
+        return
     for command in p.commands:
         argv = package_argv(command, target, interactive=interactive)
         if command[0] == conda_inst.CONDA:
             execute.run_with_retry(argv, conda_inst.conda_env(), False, "conda install",
-                                   timeout=conda_inst.CONDA_TIMEOUT_S)
+                                   timeout=conda_inst.CONDA_TIMEOUT_S, folders=folders)
         else:
-            execute.run_with_retry(argv, pip_inst.pip_env(), interactive, "pip install",
-                                   index_url=p.build.index_url, timeout=pip_inst.PIP_TIMEOUT_S)
+            execute.run_with_retry(argv, pip_inst.pip_env(argv), interactive, "pip install",
+                                   index_url=p.build.index_url, timeout=pip_inst.PIP_TIMEOUT_S, folders=folders)
 
 
 def plan_replacement(target: Target, build: Build, *, unfinished: bool = False) -> Optional[Replacement]:

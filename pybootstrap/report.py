@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 from pybootstrap import __version__
-from pybootstrap.redact import redact_obj
+from pybootstrap.errors import EnvironmentProblem
+from pybootstrap.redact import redact, redact_obj
 
 LOG_SCHEMA = "pybootstrap.log/1"
 
@@ -21,7 +25,11 @@ def now() -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write a temporary file beside path, then rename it over path: readers see the old or the new file."""
+    """Write a temporary file beside path, then rename it over path: readers see the old or the new file.
+
+    Only a regular file (or nothing) is ever replaced: a link, a device, a FIFO or a folder at path is refused
+    (checked with lstat just before the rename, so a link is never followed either)."""
+    refuse_non_regular(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
     try:
@@ -30,6 +38,7 @@ def _atomic_write(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         for attempt in range(5):
+            refuse_non_regular(path)
             try:
                 os.replace(tmp, path)
                 break
@@ -45,6 +54,24 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+class NotARegularFile(OSError):
+    """A log path names a link, a device, a FIFO, a socket or a folder."""
+
+
+def refuse_non_regular(path: Path) -> None:
+    """Raise NotARegularFile unless path is a regular file or does not exist (lstat: links are not followed)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    what = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    raise NotARegularFile(errno.EEXIST, f"the log path is {what}, not a regular file (left as it is)", str(path))
+
+
 def build_log(document: Dict[str, Any], *, started: str, command: str, argv: List[str],
               commands: List[Dict[str, Any]], settings: List[str], timings: Dict[str, float],
               error: Optional[Dict[str, Any]] = None, exit_code: int = 0,
@@ -57,7 +84,8 @@ def build_log(document: Dict[str, Any], *, started: str, command: str, argv: Lis
                 "error": error})
     if traceback_text:
         log["traceback"] = traceback_text
-    return redact_obj(log)
+    redacted: Dict[str, Any] = redact_obj(log)
+    return redacted
 
 
 def summary_text(log: Dict[str, Any]) -> str:
@@ -106,33 +134,108 @@ def text_path(path: Path) -> Path:
     return path.with_name(path.name + ".txt") if path.suffix.lower() == ".txt" else path.with_suffix(".txt")
 
 
-def write_log(log: Dict[str, Any], *, home: Path, explicit: Optional[str] = None,
-              update_latest: bool = True) -> Path:
+def commands_output(results: Iterable[Any]) -> str:
+    """Everything the commands of a run printed, each after its command line: write_log's full_output (results:
+    the _subprocess.CommandResult of each command)."""
+    parts = []
+    for result in results:
+        argv = " ".join(str(a) for a in getattr(result, "argv", []))
+        text = "\n".join(t for t in (getattr(result, "stdout", ""), getattr(result, "stderr", "")) if t)
+        parts.append(f"$ {argv}\n(exit {getattr(result, 'returncode', None)})\n{text}".rstrip("\n") + "\n")
+    return "\n".join(parts)
+
+
+STDOUT = "-"  # --log -: the JSON log goes to stdout
+
+
+class LogDestination(NamedTuple):
+    """Where a run's log goes: kind "default" (<home>/logs/), "folder" (--log DIR/), "file" or "stdout"."""
+
+    kind: str
+    path: Optional[Path]  # the file for "file", the folder for "default" and "folder", None for "stdout"
+
+
+def resolve_log_destination(explicit: Optional[str], home: Path) -> LogDestination:
+    """Where the log goes, and whether it can go there: raises OSError (NotARegularFile for a link, device, FIFO,
+    socket or folder given as the file) when not. Creates the folder; writes nothing else."""
+    if explicit == STDOUT:
+        return LogDestination("stdout", None)
+    if not explicit:
+        folder = home / "logs"
+        _check_folder(folder)
+        refuse_non_regular(folder / "latest.json")
+        return LogDestination("default", folder)
+    path = Path(explicit).expanduser()
+    if explicit.endswith(("/", "\\")):
+        _check_folder(path)
+        return LogDestination("folder", path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise NotARegularFile(errno.EISDIR, "the log path is a folder, not a file (to write a log named by "
+                              f"pybootstrap into it, end the path with {os.sep})", str(path))
+    refuse_non_regular(path)
+    refuse_non_regular(text_path(path))
+    _check_folder(path.parent)
+    return LogDestination("file", path)
+
+
+def _check_folder(folder: Path) -> None:
+    """The folder exists (or is created) and a file can be created in it (a real try: as root, os.access says
+    yes to /proc)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".pybootstrap-probe-", dir=str(folder))
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_log_destination(explicit: Optional[str], home: Path) -> LogDestination:
+    """resolve_log_destination() for the start of a run: a path that cannot take the log is exit 8 before any
+    work is done."""
+    try:
+        return resolve_log_destination(explicit, home)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = f": {exc.filename}" if exc.filename else ""
+        raise EnvironmentProblem(f"cannot write the log there: {reason}{where}",
+                                 "Give --log a new or regular file in a writable folder (or --log - for stdout), "
+                                 "or set PYBOOTSTRAP_HOME to a writable folder.") from None
+
+
+def write_log(log: Dict[str, Any], *, home: Path, explicit: Optional[str] = None, update_latest: bool = True,
+              full_output: Optional[str] = None) -> Optional[Path]:
     """Write <home>/logs/<command>-<time>-<pid>.json (+ .txt) and <home>/logs/latest.json; or the --log FILE
-    (a folder: the default name inside it). Returns the path of the JSON log. update_latest=False leaves
-    latest.json alone (a dry run changed and checked nothing)."""
+    (DIR/: the default name inside it; -: the JSON on stdout). Returns the path of the JSON log (None for stdout).
+
+    update_latest=False (a dry run) leaves latest.json alone: it tells whether the last real run verified torch.
+    full_output (every line the commands printed) goes beside the log as <name>.output.txt, secrets redacted."""
+    dest = resolve_log_destination(explicit, home)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     name = f"{log.get('command', 'run')}-{stamp}-{os.getpid()}.json"
-    logs = home / "logs"
-    path = logs / name
-    if explicit:
-        path = Path(explicit).expanduser()
-        if path.is_dir() or explicit.endswith(("/", "\\")):
-            path = path / name
-    if not explicit or path.name == name:
+    path: Optional[Path] = None
+    if dest.kind in ("default", "folder"):
+        assert dest.path is not None
+        path = dest.path / name
         count = 1
-        while path.exists():  # two runs of one process in the same second (tests, scripts)
+        while os.path.lexists(path) or os.path.lexists(text_path(path)):  # two runs of one process in one second
             count += 1
-            path = path.with_name(f"{name[:-5]}-{count}.json")
+            path = dest.path / f"{name[:-5]}-{count}.json"
+    elif dest.kind == "file":
+        path = dest.path
+    if path is not None and full_output:
+        output = path.with_name(path.stem + ".output.txt")
+        _atomic_write(output, redact(full_output))
+        log = dict(log, output_path=str(output))
     text = json.dumps(log, indent=2) + "\n"
-    _atomic_write(path, text)
-    _atomic_write(text_path(path), summary_text(log))
-    if not update_latest:
-        return path
-    try:
-        _atomic_write(logs / "latest.json", text)
-    except OSError:
-        if not explicit:
-            raise
-        # with --log the requested file is written; an unwritable home must not turn that into a failure
+    if path is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _atomic_write(path, text)
+        _atomic_write(text_path(path), summary_text(log))
+    if update_latest:
+        try:
+            _atomic_write(home / "logs" / "latest.json", text)
+        except OSError:
+            if dest.kind == "default":
+                raise
+            # with --log the requested log is written; an unwritable home must not turn that into a failure
     return path

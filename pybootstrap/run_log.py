@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, Optional
 
 from pybootstrap import _subprocess, render, report
-from pybootstrap.errors import ErrorDict, ExitCode, Interrupted, PybootstrapError, path_problem
+from pybootstrap.errors import ErrorDict, ExitCode, Interrupted, PybootstrapError, UsageError, path_problem
 from pybootstrap.settings import Settings
 
 Document = Dict[str, Any]
@@ -45,6 +45,7 @@ class LoggedRun:
         self.verification: Optional[str] = None  # the verification's own status, once there is one
         # latest.json is for runs that checked or changed an environment; the flow says when that began
         self.update_latest = False
+        self.log_to = config.log  # --log; None (the default place) when that path was refused
         _subprocess.COMMAND_LOG.clear()
 
     @contextmanager
@@ -68,21 +69,29 @@ class LoggedRun:
                                settings=list(self.config.described), timings=self.timings, error=error,
                                exit_code=exit_code, traceback_text=traceback_text)
         path: Optional[Path] = None
+        full_output = report.commands_output(_subprocess.COMMAND_LOG.results)
         try:
-            path = report.write_log(log, home=self.config.home, explicit=self.config.log,
-                                    update_latest=self.update_latest)
+            path = report.write_log(log, home=self.config.home, explicit=self.log_to,
+                                    update_latest=self.update_latest, full_output=full_output or None)
         except OSError as exc:  # shown even with -q: a fleet relies on the log
             render.message(f"error: could not write the log ({exc.strerror or exc}: {exc.filename or ''}); "
                            "choose a writable --log FILE or PYBOOTSTRAP_HOME", "error")
-        self.document["log_path"] = str(path) if path else None
+        self.document["log_path"] = str(path) if path else (report.STDOUT if self.log_to == report.STDOUT else None)
         return path
 
 
 def logged(command: str, config: Settings, body: Callable[[LoggedRun], int]) -> int:
     """Run body(run) and write the log in every case; print the command's document (--json) or the log path."""
+    if config.log == report.STDOUT and config.json:
+        raise UsageError("--log - and --json both write to stdout", "Drop one of them, or give --log a FILE.")
     run = LoggedRun(command, config)
     try:
         try:
+            try:  # before any work: a log path that cannot take the log (a device, FIFO, link, folder) is exit 8
+                report.check_log_destination(config.log, config.home)
+            except PybootstrapError:
+                run.log_to = None  # this run's own log goes to the default place
+                raise
             code = int(body(run))
         except OSError as exc:  # a folder or file pybootstrap cannot use: an environment problem, exit 8
             raise path_problem(exc) from None

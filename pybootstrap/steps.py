@@ -53,7 +53,7 @@ def plan_of(request: Request, manifest: Manifest, hw: Hardware) -> Plan:
     if note:
         result = result._replace(reasons=result.reasons + (note,))
     if result.build is not None:
-        result = result._replace(commands=build_commands(result.build, result.request))
+        result = result._replace(commands=build_commands(result.build, result.request, result.hardware.arch))
     return result
 
 

@@ -1,8 +1,10 @@
-"""A local HTTP server for a PEP 503 index of generated wheels, with failures on request.
+"""A local HTTP server for a PEP 503 index of generated wheels, with failures on request; and a proxy that
+wants credentials.
 
 Serves a folder on 127.0.0.1 (an ephemeral port) from a thread, logs every request path, and can be told,
 per file name, to drop the connection half-way through the body (the first N times, or always), to answer
 404, or to stream slowly (announcing when it started, so a test can interrupt a download in flight).
+ProxyServer answers every request (CONNECT included) with 407 Proxy Authentication Required and counts them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *args: object) -> None:  # keep pytest output clean
         pass
 
+    def do_HEAD(self) -> None:
+        owner = self.server.owner
+        path = unquote(urlparse(self.path).path)
+        owner._record(path, self.path)
+        local = (owner.root / path.lstrip("/")).resolve()
+        if owner.root not in local.parents or not local.is_file():
+            return self._send_error(404, "Not Found")
+        self.send_response(200)
+        self.send_header("Content-Length", str(local.stat().st_size))
+        self.end_headers()
+
     def do_GET(self) -> None:
         owner = self.server.owner
         path = unquote(urlparse(self.path).path)  # also for a proxy request: "GET http://host/path"
@@ -33,6 +46,9 @@ class _Handler(BaseHTTPRequestHandler):
         name = path.rstrip("/").rsplit("/", 1)[-1]
         if owner._take(owner._not_found, name):
             return self._send_error(404, "Not Found")
+        status = owner._failing(name)
+        if status:
+            return self._send_error(status, "Service Unavailable" if status == 503 else "Error")
         local = (owner.root / path.lstrip("/")).resolve()
         if owner.root not in local.parents and local != owner.root:
             return self._send_error(403, "Forbidden")
@@ -112,6 +128,7 @@ class IndexServer:
         self._not_found: Dict[str, int] = {}
         self._corrupt: Dict[str, int] = {}
         self._slow: Dict[str, float] = {}
+        self._status: Dict[str, List[int]] = {}
         self.streaming: Dict[str, threading.Event] = {}
         self._httpd: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
@@ -161,6 +178,19 @@ class IndexServer:
         with self._lock:
             self._not_found[name] = times
 
+    def fail(self, name: str, status: int, times: int = ALWAYS) -> None:
+        """Answer `status` (a 5xx, 429, ...) for `name` the next `times` requests."""
+        with self._lock:
+            self._status[name] = [status, times]
+
+    def _failing(self, name: str) -> int:
+        with self._lock:
+            entry = self._status.get(name)
+            if not entry or entry[1] <= 0:
+                return 0
+            entry[1] -= 1
+            return entry[0]
+
     def slow(self, name: str, delay_per_chunk: float) -> threading.Event:
         """Stream `name` in 200 chunks with a pause after each; the event is set once streaming has begun."""
         with self._lock:
@@ -174,6 +204,7 @@ class IndexServer:
             self._not_found.clear()
             self._corrupt.clear()
             self._slow.clear()
+            self._status.clear()
             self.streaming.clear()
             self._log.clear()
             self._targets.clear()
@@ -214,3 +245,69 @@ class IndexServer:
                 return False
             table[name] = left - 1
             return True
+
+
+# --- a proxy that wants credentials ----------------------------------------------------------------------
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    server: "_ProxyHTTPServer"
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, fmt: str, *args: object) -> None:
+        pass
+
+    def _refuse(self) -> None:
+        self.server.owner._record(f"{self.command} {self.path}")
+        body = b"<html><body>407 Proxy Authentication Required</body></html>"
+        self.send_response(407, "Proxy Authentication Required")
+        self.send_header("Proxy-Authenticate", 'Basic realm="test proxy"')
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+
+    do_CONNECT = do_GET = do_HEAD = do_POST = _refuse
+
+
+class _ProxyHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: "ProxyServer"
+
+
+class ProxyServer:
+    """An HTTP proxy on 127.0.0.1 that answers every request, CONNECT included, with 407; counts them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: List[str] = []
+        self._httpd: Optional[_ProxyHTTPServer] = None
+
+    def __enter__(self) -> "ProxyServer":
+        self._httpd = _ProxyHTTPServer(("127.0.0.1", 0), _ProxyHandler)
+        self._httpd.owner = self
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:PORT"""
+        assert self._httpd is not None, "proxy not started"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def requests(self) -> List[str]:
+        """'CONNECT host:443', 'GET http://host/path', ... in order."""
+        with self._lock:
+            return list(self._log)
+
+    def _record(self, line: str) -> None:
+        with self._lock:
+            self._log.append(line)

@@ -34,19 +34,20 @@ def run(capsys: pytest.CaptureFixture, argv: List[str],
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths")
-@pytest.mark.parametrize("argv, env, fragment", [
+@pytest.mark.parametrize("argv, env, fragment, advice", [
     (["install", "--no-gpu", "--torch", "2.5.1", "--variant", "cpu"], {"PYBOOTSTRAP_HOME": "/proc/nope"},
-     "error: No such file or directory: /proc/nope"),
+     "error: cannot write the log there: No such file or directory: /proc/nope",
+     "what to do: Give --log a new or regular file in a writable folder"),
     (["install", "--no-gpu", "--venv", "/proc/nope/env", "--torch", "2.5.1", "--variant", "cpu"], {},
-     "error: No such file or directory: /proc/nope"),
+     "error: No such file or directory: /proc/nope", "what to do: Check the path and its permissions"),
     (["download", "--no-gpu", "--torch", "2.5.1", "--variant", "cpu", "--to", "/proc/nope"], {},
-     "error: No such file or directory: /proc/nope"),
+     "error: No such file or directory: /proc/nope", "what to do: Check the path and its permissions"),
 ], ids=["unwritable-home", "unwritable-venv", "unwritable-download-folder"])
-def test_a_path_that_cannot_be_used_is_exit_8(argv, env, fragment, capsys) -> None:
+def test_a_path_that_cannot_be_used_is_exit_8(argv, env, fragment, advice, capsys) -> None:
     code, out, err = run(capsys, argv, env)
     assert code == 8, err
     assert fragment in err
-    assert "what to do: Check the path and its permissions" in err
+    assert advice in err
 
 
 def test_download_into_an_existing_file_is_exit_8(tmp_path, capsys) -> None:
@@ -123,15 +124,18 @@ def test_an_amd_gpu_given_as_what_if_does_not_count_for_cuda(capsys) -> None:
     assert [g["vendor"] for g in doc["hardware"]["gpus"]] == ["amd"]
 
 
-def test_the_log_cannot_be_written_still_prints_the_json_document(tmp_path, capsys) -> None:
+def test_a_log_path_that_cannot_be_written_is_refused_up_front_and_logged_by_default(home, tmp_path, capsys) -> None:
     venv = tmp_path / "v"
     venv.mkdir()
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
     code, out, err = run(capsys, ["verify", "--json", "--venv", str(venv), "--log", "/proc/nope/log.json", "-q"])
     assert code == 8
-    assert "error: could not write the log" in err  # shown even with -q
+    assert "error: cannot write the log there: No such file or directory: /proc/nope" in err  # shown even with -q
     doc = json.loads(out)
-    assert doc["log_path"] is None and doc["error"]["kind"] == "environment"
+    assert doc["error"]["kind"] == "environment"
+    # refused before any work; this run's own log went to the default place instead
+    assert Path(doc["log_path"]).parent == Path(os.environ["PYBOOTSTRAP_HOME"]) / "logs"
+    assert json.loads(Path(doc["log_path"]).read_text(encoding="utf-8"))["exit_code"] == 8
 
 
 def test_diagnose_reads_text_saved_as_utf16(tmp_path, capsys) -> None:

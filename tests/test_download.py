@@ -14,7 +14,7 @@ import fake_torch
 import pytest
 from indexserver import IndexServer
 
-from pybootstrap import cli, environments, execute
+from pybootstrap import cli, environments, execute, install, pip_outcome
 
 DATA = Path(__file__).resolve().parent / "data"
 SMI_RTX3070 = str(DATA / "nvidia-smi" / "linux-wsl-rtx3070-smi530.47-driver531.68.txt")
@@ -45,7 +45,7 @@ def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     monkeypatch.setenv("PYBOOTSTRAP_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(execute, "RETRY_BACKOFF_S", 0.05)
+    monkeypatch.setattr(pip_outcome, "RETRY_BACKOFF_S", 0.05)
     return tmp_path
 
 
@@ -147,6 +147,7 @@ def test_download_for_another_platform_asks_pip_for_that_platform(index, hermeti
         Path(argv[argv.index("--dest") + 1]).mkdir(parents=True, exist_ok=True)
 
     monkeypatch.setattr(execute, "run_with_retry", fake_run)
+    monkeypatch.setattr(install, "check_index", lambda build, hw: None)  # the PyTorch index is not reachable here
     code, doc, err = run_pb(capsys, "download", "--to", hermetic / "w", "--os", "windows", "--python-version",
                             "3.12", "--no-gpu", "--torch", "2.5.1", "--variant", "cpu")
     assert code == 0, err
@@ -196,8 +197,9 @@ def test_offline_install_of_a_build_the_folder_does_not_hold_is_refused_before_a
                             "--offline", "--find-links", dest)
     assert code == 3, err
     wanted = "2.4.1 cu124" if asked[1] == "2.4.1" else "2.5.1 cpu"
-    assert doc["error"]["message"] == (f"offline: no wheel folder holds torch {wanted} ({dest} holds torch 2.5.1 "
-                                       "cu124)")
+    companions = "torchvision 0.19.1, torchaudio 2.4.1" if asked[1] == "2.4.1" else "torchvision 0.20.1, torchaudio 2.5.1"
+    assert doc["error"]["message"] == (f"offline: {dest} does not hold torch {wanted}, {companions} (it holds torch "
+                                       "2.5.1+cu124)")
     assert (doc["status"], doc["plan_status"], doc["exit_code"]) == ("no-compatible-build", "ok", 3)
     assert not prefix.exists()
     assert [c for c in doc_log(doc)["commands_run"] if "venv" in c["argv"]] == []
@@ -216,3 +218,48 @@ def test_a_failed_download_is_status_failed_with_its_plan_status(index, hermetic
     assert (doc["schema"], doc["status"], doc["plan_status"], doc["exit_code"]) == (
         "pybootstrap.download/1", "failed", "ok", 6)
     assert not (hermetic / "home" / "logs" / "latest.json").exists()  # no environment was checked or changed
+
+
+# --- the closed wheelhouse end to end -----------------------------------------------------------------------------
+
+
+
+def closed_folder(root: Path) -> Path:
+    """A wheel folder as `download` leaves it: torch 2.5.1+cu124 needing sentinel, sentinel 1.0 listed; then a
+    newer sentinel 2.0 put beside them that the listing does not name."""
+    from pybootstrap import wheelhouse
+
+    dest = root / "closed"
+    config = fake_torch.gpu_config("2.5.1+cu124", "12.4")
+    with wheelhouse.staging(dest) as stage:
+        fake_torch.build_wheel(stage, "torch", "2.5.1+cu124", fake_torch.torch_files(config), requires=["sentinel>=1.0"])
+        fake_torch.build_wheel(stage, "sentinel", "1.0", {"sentinel/__init__.py": "VALUE = 1\n"})
+        wheelhouse.publish(stage, dest, {"torch": "2.5.1", "torchvision": None, "torchaudio": None,
+                                         "variant": "cu124"})
+    fake_torch.build_wheel(dest, "sentinel", "2.0", {"sentinel/__init__.py": "VALUE = 2\n"})
+    return dest
+
+
+def test_an_offline_install_takes_only_the_listed_files(template, hermetic, capsys, monkeypatch) -> None:
+    folder = closed_folder(hermetic)
+    other = hermetic / "users-find-links"
+    fake_torch.build_wheel(other, "sentinel", "3.0", {"sentinel/__init__.py": "VALUE = 3\n"})
+    monkeypatch.setenv("PIP_FIND_LINKS", str(other))
+    prefix = fake_torch.copy_venv(template, hermetic / "v")
+    code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070,
+                            "--packages", "torch", "--offline", "--find-links", folder)
+    assert code == 0, err
+    site = next(prefix.glob("lib/python3*/site-packages"))
+    assert sorted(p.name for p in site.glob("sentinel-*.dist-info")) == ["sentinel-1.0.dist-info"]
+    assert any("--require-hashes" in step for step in doc["steps"])
+
+
+def test_an_offline_version_the_folder_does_not_hold_is_refused_before_anything_is_created(hermetic,
+                                                                                            capsys) -> None:
+    folder = closed_folder(hermetic)
+    prefix = hermetic / "v"
+    code, doc, err = run_pb(capsys, "install", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070, "--torch",
+                            "2.14.1", "--variant", "cu126", "--offline", "--find-links", folder)
+    assert code == 3
+    assert f"error: offline: {folder} does not hold torch 2.14.1 cu126" in err
+    assert not prefix.exists()

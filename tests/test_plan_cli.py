@@ -48,8 +48,9 @@ def test_what_if_example_prints_one_plan_document(capsys: pytest.CaptureFixture)
     assert doc["schema"] == "pybootstrap.plan/1" and doc["status"] == "ok"
     assert BUILD_KEYS <= set(doc["build"])
     assert (doc["build"]["torch"], doc["build"]["variant"], doc["build"]["cuda"]) == ("2.11.0", "cu128", "12.8")
-    assert doc["commands"] == [["python", "-m", "pip", "install", "torch==2.11.0", "torchvision==0.26.0",
-                                "torchaudio==2.11.0", "--index-url", "https://download.pytorch.org/whl/cu128"]]
+    assert doc["commands"] == [["python", "-m", "pip", "install", "torch==2.11.0+cu128",
+                                "torchvision==0.26.0+cu128", "torchaudio==2.11.0+cu128", "--index-url",
+                                "https://download.pytorch.org/whl/cu128"]]
     assert DETECT_KEYS <= set(doc["hardware"])
     assert doc["hardware"]["os"] == "windows" and doc["hardware"]["driver_version"] == "576.02"
     assert doc["hardware"]["cuda_version"] == "12.9"

@@ -111,8 +111,8 @@ CASES: List[Case] = [
          rejected=(("2.12.0+cu132", "driver 576.02 is older than 580.88, needed for CUDA 13.x on Windows"),
                    ("2.14.1+cu130", "driver 576.02 is older than 580.88, needed for CUDA 13.x on Windows"),
                    ("2.12.0+cu126", f"cu126 has no code for sm_120 ({RTX5090}); torch 2.12.0 cu126 has {CU126_WIN}")),
-         command=("python", "-m", "pip", "install", "torch==2.11.0", "torchvision==0.26.0", "torchaudio==2.11.0",
-                  "--index-url", f"{INDEX}/cu128")),
+         command=("python", "-m", "pip", "install", "torch==2.11.0+cu128", "torchvision==0.26.0+cu128",
+                  "torchaudio==2.11.0+cu128", "--index-url", f"{INDEX}/cu128")),
     Case("gtx1080-windows-581.57-gets-newest-cu126", machine("windows", "3.12", "581.57", [nv(GTX1080)]),
          "2.14.1", "cu126",
          "driver 581.57 meets the CUDA 12.x floor 528.33 on Windows, and the build has code for sm_61",
@@ -150,7 +150,7 @@ CASES: List[Case] = [
                                         "450.80.02 or newer would unlock torch 2.7.1 cu118"),
          rejected=(("2.7.1+cu118", "driver 450.80.01 is older than 450.80.02, needed for CUDA 11.x on Linux"),),
          warning="driver 450.80.01 is too old",
-         command=("python", "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1",
+         command=("python", "-m", "pip", "install", "torch==2.14.1+cpu", "torchvision==0.29.1+cpu",
                   "--index-url", f"{INDEX}/cpu")),
     Case("windows-cuda11-floor-at-452.39", machine("windows", "3.11", "452.39", [nv(RTX3060)]), "2.7.1", "cu118",
          "driver 452.39 meets the CUDA 11.x floor 452.39 on Windows"),
@@ -308,7 +308,7 @@ CASES: List[Case] = [
     Case("nvidia-smi-missing-linux-cpu-index", machine("linux", "3.12", error="nvidia-smi-not-found"), "2.14.1", "cpu",
          "CPU build: nvidia-smi was not found, so CUDA cannot be used (on Linux from the cpu index, not PyPI's "
          "default CUDA wheel)", warning="nvidia-smi was not found",
-         command=("python", "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1",
+         command=("python", "-m", "pip", "install", "torch==2.14.1+cpu", "torchvision==0.29.1+cpu",
                   "--index-url", f"{INDEX}/cpu")),
     # --- constraints ---
     Case("torch-2.5-newest-patch", machine("linux", "3.12", "550.54.15", [nv(RTX3090)]), "2.5.1", "cu124",
@@ -337,8 +337,8 @@ CASES: List[Case] = [
          rejected=(("2.14.1+cu126", "driver 520.61.05 is older than 525.60.13, needed for CUDA 12.x on Linux"),)),
     Case("variant-rocm-only-on-request", machine("linux", "3.12"), "2.9.1", "rocm6.4",
          "rocm6.4 was requested with --variant", request=Request(variant="rocm6.4"),
-         command=("python", "-m", "pip", "install", "torch==2.9.1", "torchvision==0.24.1", "torchaudio==2.9.1",
-                  "--index-url", f"{INDEX}/rocm6.4")),
+         command=("python", "-m", "pip", "install", "torch==2.9.1+rocm6.4", "torchvision==0.24.1+rocm6.4",
+                  "torchaudio==2.9.1+rocm6.4", "--index-url", f"{INDEX}/rocm6.4")),
     Case("installer-conda-2.5.1", machine("linux", "3.12", "550.54.15", [nv(RTX3090)]), "2.5.1", "cu124",
          "conda installs from the channels pytorch, nvidia", request=Request(torch="2.5.1", installer="conda"),
          installer="conda", environment="conda",
@@ -356,11 +356,11 @@ CASES: List[Case] = [
          "torch 2.14.1 cu132 is not on the pytorch conda channel (the channel ended with 2.5), so pip installs it "
          "from the PyTorch index inside the conda environment", request=Request(torch="2.14", installer="conda"),
          environment="conda",
-         command=("python", "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1",
+         command=("python", "-m", "pip", "install", "torch==2.14.1+cu132", "torchvision==0.29.1+cu132",
                   "--index-url", f"{INDEX}/cu132")),
     Case("packages-torch-only", machine("windows", "3.12", "581.57", [nv(RTX3060)]), "2.14.1", "cu132",
          request=Request(packages=("torch",), packages_explicit=True),
-         command=("python", "-m", "pip", "install", "torch==2.14.1", "--index-url", f"{INDEX}/cu132")),
+         command=("python", "-m", "pip", "install", "torch==2.14.1+cu132", "--index-url", f"{INDEX}/cu132")),
     Case("packages-torchaudio-on-2.14-rejected", machine("linux", "3.12", "580.95.05", [nv(RTX3090)]), NO_BUILD,
          reason="no build satisfies every rule with --torch 2.14 and --packages torch,torchaudio",
          request=Request(torch="2.14", packages=("torch", "torchaudio"), packages_explicit=True),
@@ -369,7 +369,7 @@ CASES: List[Case] = [
     Case("packages-torchaudio-picks-2.11", machine("linux", "3.12", "580.95.05", [nv(RTX3090)]), "2.11.0", "cu130",
          request=Request(packages=("torch", "torchaudio"), packages_explicit=True),
          rejected=(("2.12.0+cu132", "no torchaudio release is paired with torch 2.12.0"),),
-         command=("python", "-m", "pip", "install", "torch==2.11.0", "torchaudio==2.11.0",
+         command=("python", "-m", "pip", "install", "torch==2.11.0+cu130", "torchaudio==2.11.0+cu130",
                   "--index-url", f"{INDEX}/cu130")),
     Case("default-packages-skip-missing-torchaudio", machine("linux", "3.12", "580.95.05", [nv(RTX3090)]), "2.14.1",
          "cu132", "torchaudio is skipped: no release is paired with torch 2.14.1"),
@@ -382,11 +382,11 @@ CASES: List[Case] = [
     Case("mirror-honoured", machine("windows", "3.12", "576.02", [nv(RTX5090)]), "2.11.0", "cu128",
          "index https://mirror.example.org/pytorch/cu128 (from --mirror)",
          request=Request(mirror="https://mirror.example.org/pytorch"),
-         command=("python", "-m", "pip", "install", "torch==2.11.0", "torchvision==0.26.0", "torchaudio==2.11.0",
-                  "--index-url", "https://mirror.example.org/pytorch/cu128")),
+         command=("python", "-m", "pip", "install", "torch==2.11.0+cu128", "torchvision==0.26.0+cu128",
+                  "torchaudio==2.11.0+cu128", "--index-url", "https://mirror.example.org/pytorch/cu128")),
     Case("find-links-with-index", machine("linux", "3.12", "580.95.05", [nv(RTX3090)]), "2.14.1", "cu132",
          request=Request(find_links=("/srv/wheels",)),
-         command=("python", "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1",
+         command=("python", "-m", "pip", "install", "torch==2.14.1+cu132", "torchvision==0.29.1+cu132",
                   "--index-url", f"{INDEX}/cu132", "--find-links", "/srv/wheels")),
     Case("offline-find-links-only", machine("linux", "3.12", "580.95.05", [nv(RTX3090)]), "2.14.1", "cu132",
          "offline: pip reads only the --find-links folders (/srv/wheels)",
@@ -429,7 +429,7 @@ def test_plan_table(case: Case) -> None:
     for build, reason in case.rejected:
         assert rejected.get(build) == reason, f"{build}: {rejected.get(build)!r}"
     if case.command is not None:
-        assert build_commands(p.build, p.request) == (case.command,)
+        assert build_commands(p.build, p.request, p.hardware.arch) == (case.command,)
     if case.warning:
         assert any(case.warning in w for w in p.warnings), p.warnings
 

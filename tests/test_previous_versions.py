@@ -77,9 +77,27 @@ def expected_command(entry: Dict[str, Any]) -> List[str]:
         command = ["python", "-m", "pip", "install", *words[2:]]
         if "--index-url" not in words and entry.get("windows_correct_index_url"):
             command += ["--index-url", entry["windows_correct_index_url"]]
-        return command
+        return with_local_labels(command, entry["variant"])
     assert words[:2] == ["conda", "install"], entry["command"]
     return ["conda", "install", "-y", *words[2:]]
+
+
+def with_local_labels(command: List[str], variant: str) -> List[str]:
+    """pybootstrap pins the build itself where the page installs from a PyTorch variant index: the files there are
+    named torch-2.0.0+cu118-..., torchvision-0.15.1+cu118-... (installers/pip.py cites them), so the page's
+    torch==2.0.0 becomes torch==2.0.0+cu118; a torchaudio of another release than torch (2.0.1 with 2.0.0) stays
+    as the page pins it."""
+    index = command[command.index("--index-url") + 1]
+    if not index.rstrip("/").endswith("/" + variant):
+        return command
+    pins = dict(word.split("==", 1) for word in command if "==" in word)
+    out = []
+    for word in command:
+        name, _, version = word.partition("==")
+        if version and (name != "torchaudio" or version == pins.get("torch")):
+            word = f"{word}+{variant}"
+        out.append(word)
+    return out
 
 
 def test_table_names_its_source_and_covers_every_release_from_2_0() -> None:

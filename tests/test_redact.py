@@ -113,3 +113,16 @@ def test_verify_log_masks_a_proxy_url_that_torch_printed(tmp_path, tmp_path_fact
     assert doc["warnings"] == ["could not reach http://***@proxy:8080 for the hub"]
     log = json.loads((home / "logs" / "latest.json").read_text(encoding="utf-8"))
     assert log["warnings"] == doc["warnings"]
+
+
+def test_network_explanations_never_carry_credentials(monkeypatch):
+    from pybootstrap import index_check
+    from pybootstrap.errors import NetworkError
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(NetworkError) as info:
+        index_check.check_index("https://tok:ghp_abc@mirror.pybootstrap-test.invalid/whl/cu124?token=xyz")
+    assert info.value.message == ("cannot reach the package index https://***@mirror.pybootstrap-test.invalid/whl/"
+                                  "cu124?token=***: the name mirror.pybootstrap-test.invalid did not resolve (DNS)")

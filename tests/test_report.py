@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+import sys
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
@@ -12,6 +15,7 @@ import pytest
 from test_verify import NO_GPU, RTX4070, clear_site, cuda_config, make_venv
 
 from pybootstrap import __version__, cli, report
+from pybootstrap.errors import EnvironmentProblem
 
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
@@ -136,13 +140,16 @@ def test_log_flag_puts_the_log_there(healthy, home, capsys, tmp_path):
     assert json.loads(wanted.read_text(encoding="utf-8"))["status"] == "ok"
     assert (tmp_path / "reports" / "run1.txt").is_file()
     assert (home / "logs" / "latest.json").read_bytes() == wanted.read_bytes()
-    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["run1.json", "run1.txt"]
+    # beside the log: what the commands printed (the probe's JSON here)
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == ["run1.json", "run1.output.txt", "run1.txt"]
+    assert '"torch_version"' in (tmp_path / "reports" / "run1.output.txt").read_text(encoding="utf-8")
 
 
 def test_log_flag_with_a_folder_and_a_txt_name(healthy, home, capsys, tmp_path):
     folder = tmp_path / "logs-here"
     folder.mkdir()
-    code, doc = run(capsys, "verify", "--python", str(healthy), "--nvidia-smi-file", str(RTX4070), "--log", str(folder))
+    code, doc = run(capsys, "verify", "--python", str(healthy), "--nvidia-smi-file", str(RTX4070), "--log",
+                    str(folder) + os.sep)
     assert Path(doc["log_path"]).parent == folder and doc["log_path"].endswith(".json")
     code, doc = run(capsys, "verify", "--python", str(healthy), "--nvidia-smi-file", str(RTX4070),
                     "--log", str(tmp_path / "x.txt"))
@@ -200,3 +207,177 @@ def test_build_log_redacts_and_rounds():
     assert log["argv"] == ["--index-url", "https://***@h/s"]
     assert log["timings_s"] == {"total": 1.235}
     assert log["exit_code"] == 5 and log["log_schema"] == "pybootstrap.log/1"
+
+
+# --- where a log may go: only a regular file (or a new one), never through a link ---------------------------------
+
+def _device(tmp_path: Path) -> Path:
+    """A character device node like /dev/full (1, 7), made in tmp_path (needs root)."""
+    path = tmp_path / "full"
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(1, 7))
+    except (AttributeError, PermissionError, OSError) as exc:
+        pytest.skip(f"cannot create a device node here ({exc}); run as root on Linux")
+    return path
+
+
+def _fifo(tmp_path: Path) -> Path:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+def _symlink(tmp_path: Path) -> Path:
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    path = tmp_path / "link.json"
+    path.symlink_to(target)
+    return path
+
+
+def _dangling_symlink(tmp_path: Path) -> Path:
+    path = tmp_path / "dangling.json"
+    path.symlink_to(tmp_path / "would-be-created.json")
+    return path
+
+
+def _folder(tmp_path: Path) -> Path:
+    path = tmp_path / "a-folder"
+    path.mkdir()
+    return path
+
+
+def _under_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "plain").write_text("a regular file\n")
+    return tmp_path / "plain" / "x.json"
+
+
+def _snapshot(tmp_path: Path) -> dict:
+    """Every entry under tmp_path with its type and, for regular files, its content."""
+    out = {}
+    for path in sorted(tmp_path.rglob("*")):
+        mode = os.lstat(path).st_mode
+        out[str(path)] = (stat.S_IFMT(mode), path.read_bytes() if stat.S_ISREG(mode) else None)
+    return out
+
+
+BAD_PATHS = {"device": (_device, "the log path is a device, not a regular file (left as it is)"),
+             "fifo": (_fifo, "the log path is a FIFO, not a regular file (left as it is)"),
+             "symlink": (_symlink, "the log path is a symbolic link, not a regular file (left as it is)"),
+             "dangling-symlink": (_dangling_symlink,
+                                  "the log path is a symbolic link, not a regular file (left as it is)"),
+             "folder": (_folder, "the log path is a folder, not a file (to write a log named by pybootstrap into "
+                                 f"it, end the path with {os.sep})"),
+             "under-a-file": (_under_a_file, None)}
+
+
+@pytest.mark.parametrize("kind", list(BAD_PATHS))
+def test_a_log_path_that_is_not_a_regular_file_is_refused_up_front(kind, tmp_path, home):
+    make, reason = BAD_PATHS[kind]
+    path = make(tmp_path)
+    before = _snapshot(tmp_path)
+    with pytest.raises(EnvironmentProblem) as info:
+        report.check_log_destination(str(path), home)
+    assert info.value.exit_code == 8
+    if reason:
+        assert info.value.message == f"cannot write the log there: {reason}: {path}"
+    else:
+        assert info.value.message.startswith("cannot write the log there: ") and "plain" in info.value.message
+    # and writing it anyway (a path changed after the check) replaces nothing either
+    with pytest.raises(OSError):
+        report.write_log({"command": "verify", "status": "ok"}, home=home, explicit=str(path))
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/null and /proc are Linux paths here")
+@pytest.mark.parametrize("path", ["/dev/null", "/dev/full", "/proc/x.json", "/proc/nope/x.json"])
+def test_system_paths_are_refused_and_left_alone(path, home):
+    before = os.lstat(path).st_mode if os.path.lexists(path) else None
+    with pytest.raises(EnvironmentProblem) as info:
+        report.check_log_destination(path, home)
+    assert info.value.exit_code == 8 and info.value.message.startswith("cannot write the log there: ")
+    with pytest.raises(OSError):
+        report.write_log({"command": "verify"}, home=home, explicit=path)
+    after = os.lstat(path).st_mode if os.path.lexists(path) else None
+    assert after == before
+    if before is not None:
+        assert stat.S_ISCHR(after)
+
+
+def test_a_regular_file_or_a_new_one_is_fine(tmp_path, home):
+    existing = tmp_path / "old.json"
+    existing.write_text("{}\n")
+    assert report.check_log_destination(str(existing), home) == report.LogDestination("file", existing)
+    new = tmp_path / "new" / "deeper" / "run.json"
+    assert report.check_log_destination(str(new), home) == report.LogDestination("file", new)
+    assert new.parent.is_dir() and list(new.parent.iterdir()) == []  # the folder is made, nothing left in it
+    assert report.check_log_destination(None, home) == report.LogDestination("default", home / "logs")
+    assert report.check_log_destination(str(tmp_path) + os.sep, home) == report.LogDestination("folder", tmp_path)
+
+
+def test_a_link_at_latest_json_is_refused(home, tmp_path):
+    target = tmp_path / "elsewhere.json"
+    target.write_text("mine\n")
+    (home / "logs").mkdir(parents=True)
+    (home / "logs" / "latest.json").symlink_to(target)
+    with pytest.raises(EnvironmentProblem) as info:
+        report.check_log_destination(None, home)
+    assert info.value.message == ("cannot write the log there: the log path is a symbolic link, not a regular file "
+                                  f"(left as it is): {home / 'logs' / 'latest.json'}")
+    assert target.read_text() == "mine\n"
+
+
+def test_a_file_swapped_for_a_fifo_before_the_rename_is_left_alone(tmp_path, monkeypatch):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    target = tmp_path / "log.json"
+    real = report.tempfile.mkstemp
+
+    def swap(*args, **kwargs):  # between the first check and the rename, another process puts a FIFO there
+        made = real(*args, **kwargs)
+        os.mkfifo(target)
+        return made
+
+    monkeypatch.setattr(report.tempfile, "mkstemp", swap)
+    with pytest.raises(report.NotARegularFile):
+        report._atomic_write(target, "new\n")
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["log.json"]
+
+
+def test_log_dash_writes_the_json_to_stdout(home, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    log = {"command": "verify", "status": "ok", "exit_code": 0}
+    assert report.write_log(log, home=home, explicit="-") is None
+    out = capsys.readouterr().out
+    assert json.loads(out) == log and out.endswith("}\n")
+    assert list(tmp_path.iterdir()) == [home]  # no file named "-"
+    assert json.loads((home / "logs" / "latest.json").read_text(encoding="utf-8")) == log
+
+
+def test_a_dry_run_leaves_latest_json_alone(home):
+    first = report.write_log({"command": "install", "status": "ok", "exit_code": 0}, home=home)
+    dry = report.write_log({"command": "install", "status": "dry-run", "exit_code": 0}, home=home,
+                           update_latest=False)
+    assert json.loads(dry.read_text(encoding="utf-8"))["status"] == "dry-run"
+    assert (home / "logs" / "latest.json").read_bytes() == first.read_bytes()
+
+
+def test_the_full_output_goes_beside_the_log_redacted(home):
+    output = "Looking in indexes: https://tok:ghp_secret@mirror.example/simple\nCollecting torch==2.5.1+cu124\n"
+    path = report.write_log({"command": "install", "status": "failed"}, home=home, full_output=output)
+    beside = path.with_name(path.stem + ".output.txt")
+    assert beside.read_text(encoding="utf-8") == ("Looking in indexes: https://***@mirror.example/simple\n"
+                                                  "Collecting torch==2.5.1+cu124\n")
+    assert json.loads(path.read_text(encoding="utf-8"))["output_path"] == str(beside)
+
+
+def test_commands_output_keeps_every_line_of_every_command():
+    from pybootstrap._subprocess import CommandResult
+
+    results = [CommandResult(["py", "-m", "pip", "install", "torch"], 1, "line 1\nline 2", "ERROR: boom"),
+               CommandResult(["py", "-c", "pass"], 0)]
+    assert report.commands_output(results) == ("$ py -m pip install torch\n(exit 1)\nline 1\nline 2\nERROR: boom\n"
+                                               "\n$ py -c pass\n(exit 0)\n")

@@ -9,8 +9,9 @@ from pybootstrap.installers import conda, pip
 from pybootstrap.planner import Build, Request
 
 
-def build_commands(build: Build, request: Request) -> Tuple[Tuple[str, ...], ...]:
-    """The package-install commands of a plan's build, in order."""
+def build_commands(build: Build, request: Request, arch: str) -> Tuple[Tuple[str, ...], ...]:
+    """The package-install commands of a plan's build, in order (arch: the target machine's, which decides some
+    pip pins)."""
     if build.installer == "conda":
         return (conda.build_command(build, request),)
-    return (pip.build_command(build, request),)
+    return (pip.build_command(build, request, arch=arch),)

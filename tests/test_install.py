@@ -636,3 +636,54 @@ def test_a_new_conda_env_gets_a_python_the_build_supports(conda, hermetic, capsy
                                     f"python={newest}"]
     assert (f"the new conda environment gets Python {newest}, because torch {release['torch']} has no linux "
             f"packages for Python {PY_XY} (the Python running pybootstrap)") in doc["reasons"]
+
+
+# --- one run per environment; --log - ---------------------------------------------------------------------------
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from pybootstrap import lock
+with lock.hold(Path(sys.argv[1]), what="install"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_install_into_a_busy_environment_is_exit_10_and_changes_nothing(server, template, hermetic,
+                                                                                 capsys) -> None:
+    prefix = fake_torch.copy_venv(template, hermetic / "v")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(prefix)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, *gpu(server))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 10, err
+    assert doc is not None
+    assert (doc["status"], doc["exit_code"], doc["error"]["kind"]) == ("failed", 10, "busy")
+    assert f"pid {holder.pid}" in doc["error"]["message"]
+    assert doc["error"]["message"].startswith("another install is running in this environment since ")
+    assert server.requests == []  # nothing was fetched, nothing installed
+    assert not (prefix / environments.STATE_FILE).exists()  # not touched, let alone marked good
+    # the holder is gone: the lock it left is stale and the next run proceeds
+    code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, *gpu(server))
+    assert code == 0, err
+
+
+def test_log_dash_writes_the_log_to_stdout_and_nothing_to_the_home(server, template, hermetic, capsys) -> None:
+    prefix = fake_torch.copy_venv(template, hermetic / "v")
+    code = cli.main(["install", "--venv", str(prefix), *gpu(server), "--log", "-"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    log = json.loads(out)
+    assert (log["schema"], log["status"], log["exit_code"]) == ("pybootstrap.install/1", "ok", 0)
+    assert log["verification"]["status"] == "ok"
+    assert not list((hermetic / "home" / "logs").glob("install-*.json"))
+
+
+def test_log_dash_with_json_is_a_usage_error(hermetic, capsys) -> None:
+    code, doc, err = run_pb(capsys, "install", "--json", "--no-gpu", "--log", "-")
+    assert code == 2
+    assert "error: --log - and --json both write to stdout" in err

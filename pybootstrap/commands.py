@@ -10,7 +10,8 @@ from typing import Any, Dict, Optional
 
 from pybootstrap import _subprocess, render, settings
 from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError, path_problem
-from pybootstrap.hardware import Hardware, apply_overrides, detect
+from pybootstrap.hardware import apply_overrides, detect
+from pybootstrap.machine import Hardware
 from pybootstrap.manifest import Manifest, load_manifest
 from pybootstrap.planner import Plan, plan, summarize_rejections
 

@@ -6,6 +6,7 @@ torch -> install with retries -> verify -> mark good -> log.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import time
@@ -37,7 +38,7 @@ from pybootstrap.errors import (
     NoCompatibleBuildError,
     UsageError,
 )
-from pybootstrap.hardware import Hardware
+from pybootstrap.machine import Hardware
 from pybootstrap.manifest import Manifest
 from pybootstrap.planner import Plan, python_key, python_xy
 
@@ -210,7 +211,7 @@ def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manife
     for python in versions:
         if python == own:
             continue
-        candidate = hw._replace(python_version=python)
+        candidate = dataclasses.replace(hw, python_version=python)
         p = _plan(args, sources, manifest, candidate)
         if p.status == "ok":
             why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "

@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap import _subprocess
-from pybootstrap.diagnose import Finding, diagnose_text, has_code_for
-from pybootstrap.hardware import Hardware
-from pybootstrap.manifest import Manifest
+from pybootstrap.diagnose import Finding, diagnose_text
+from pybootstrap.machine import Hardware
+from pybootstrap.manifest import ArchList, Manifest
 
 #: Seconds the probe may take. The first CUDA initialisation can JIT-compile PTX for minutes, so this is
 #: generous; PYBOOTSTRAP_PROBE_TIMEOUT overrides it (read at each call, so tests can shorten it).
@@ -116,14 +116,14 @@ def _capability(cc: Any) -> Optional[Tuple[int, int]]:
 
 def arch_serves(arch_list: List[str], cc: str) -> bool:
     """Does get_arch_list() (sm_XY / sm_XYa / compute_XY names) hold code for capability 'X.Y'?"""
-    caps = []
+    sass, ptx = set(), set()
     for name in arch_list:
-        match = re.fullmatch(r"(?:sm|compute)_(\d{2,3})[af]?", str(name).strip())
+        match = re.fullmatch(r"(sm|compute)_(\d{2,3})[af]?", str(name).strip())
         if match:
-            digits = match.group(1)
-            caps.append((int(digits[:-1]), int(digits[-1])))
+            digits = match.group(2)
+            (sass if match.group(1) == "sm" else ptx).add((int(digits[:-1]), int(digits[-1])))
     wanted = _capability(cc)
-    return wanted is not None and has_code_for(caps, wanted)
+    return wanted is not None and ArchList(frozenset(sass), frozenset(ptx), " ".join(arch_list)).serves(wanted)
 
 
 # --- judging --------------------------------------------------------------------------------------

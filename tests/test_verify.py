@@ -14,7 +14,7 @@ import fake_torch
 import pytest
 
 from pybootstrap import cli, verify
-from pybootstrap.hardware import DetectIssue, Gpu, Hardware
+from pybootstrap.machine import DetectIssue, Gpu, Hardware
 from pybootstrap.manifest import DriverVersion, load_manifest
 
 DATA = Path(__file__).parent / "data"

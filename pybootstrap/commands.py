@@ -304,9 +304,9 @@ def run_download(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
 # --- verify -----------------------------------------------------------------------------------
 
 def _verify_target(python: str, hw: Hardware, expected: Optional[Dict[str, Any]], manifest: Manifest) -> Any:
-    from pybootstrap.verify import judge, run_probe
+    from pybootstrap.verify import Expected, verify_environment
 
-    return judge(run_probe(python), hw, expected, manifest, python)
+    return verify_environment(python, hw, Expected.from_build(expected) if expected else None, manifest)
 
 
 def _show_verification(ver: Any) -> None:

@@ -14,6 +14,7 @@ import fake_torch
 import pytest
 
 from pybootstrap import cli, verify
+from pybootstrap.judge import Expected, arch_list_of, judge
 from pybootstrap.machine import DetectIssue, Gpu, Hardware
 from pybootstrap.manifest import DriverVersion, load_manifest
 
@@ -135,7 +136,9 @@ def test_healthy_cuda_build_is_ok(env, capsys):
     assert doc["arch_list"] == OLD_ARCHS and doc["cudnn_version"] == 90100
     assert doc["matmul"] == [{"device": 0, "ok": True, "max_abs_err": 0.0, "error": None}]
     assert [(c["name"], c["status"]) for c in doc["checks"]] == [
-        ("import", "pass"), ("cuda_available", "pass"), ("arch[0]", "pass"), ("matmul[0]", "pass")]
+        ("import", "pass"), ("cpu matmul", "pass"), ("cuda_available", "pass"), ("arch[0]", "pass"),
+        ("matmul[0]", "pass"), ("import torchvision", "skip"), ("import torchaudio", "skip")]
+    assert doc["cpu_matmul"] == {"device": "cpu", "ok": True, "max_abs_err": 0.0, "error": None}
     assert doc["diagnosis"] == []
     assert_consistent(doc)
 
@@ -333,6 +336,161 @@ def test_cuda_planned_but_cpu_build_installed(env, capsys):
     assert kinds(doc) == ["torch-not-cuda-build"]
 
 
+# --- every installed package imported and exercised, the build compared with the plan -----------------
+
+def test_healthy_family_is_imported_and_computes_known_results(env, capsys):
+    prefix, python, site = env
+    fake_torch.install_into(site, cuda_config(), torchvision="0.20.1+cu124", torchaudio="2.5.1+cu124")
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(RTX4070))
+    assert (code, doc["status"]) == (0, "ok")
+    assert check(doc, "import torchvision")["detail"].startswith("torchvision 0.20.1+cu124 from ")
+    assert check(doc, "torchvision nms") == {"name": "torchvision nms", "status": "pass", "detail": "[0, 2] as expected"}
+    assert check(doc, "import torchaudio")["status"] == "pass"
+    assert check(doc, "torchaudio mu_law_encoding") == {"name": "torchaudio mu_law_encoding", "status": "pass",
+                                                        "detail": "[0, 128, 255] as expected"}
+    assert doc["packages"]["torchvision"]["version"] == "0.20.1+cu124"
+    assert_consistent(doc)
+
+
+def test_torchvision_built_for_another_torch_is_failed(env, capsys):
+    """The real message of a torchvision beside a torch it was not built for (tests/data/errors/torchvision-*)."""
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None), torchaudio="2.5.1+cpu",
+                            torchvision=fake_torch.companion_config("0.20.1+cu124",
+                                                                    import_error=fake_torch.NMS_OPERATOR_ERROR))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, "import torchvision") == {"name": "import torchvision", "status": "fail",
+                                                "detail": "RuntimeError: operator torchvision::nms does not exist"}
+    assert check(doc, "import")["status"] == "pass"
+    assert kinds(doc) == ["torchvision-mismatch"]
+    assert "torchvision" in doc["diagnosis"][0]["advice"] and "pybootstrap install" in doc["diagnosis"][0]["advice"]
+    assert_consistent(doc)
+
+
+@pytest.mark.parametrize("name, companion, check_name, detail", [
+    ("torchvision", fake_torch.companion_config("0.20.1+cpu", wrong_result=True), "torchvision nms",
+     "expected [0, 2], got [0, 1, 2]"),
+    ("torchaudio", fake_torch.companion_config("2.5.1+cpu", wrong_result=True), "torchaudio mu_law_encoding",
+     "expected [0, 128, 255], got [1, 129, 256]"),
+], ids=["torchvision", "torchaudio"])
+def test_a_package_computing_a_wrong_result_is_failed(env, capsys, name, companion, check_name, detail):
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None), **{name: companion})
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, check_name) == {"name": check_name, "status": "fail", "detail": detail}
+    assert kinds(doc) == ["package-check-failed"]
+    assert_consistent(doc)
+
+
+@pytest.mark.parametrize("config, detail", [
+    ({"cpu_matmul_error": "could not create a primitive"}, "RuntimeError: could not create a primitive"),
+    ({"cpu_matmul_wrong": True}, "max abs error 1.0 against the known product"),
+], ids=["raises", "wrong"])
+def test_a_cpu_build_whose_tensor_op_fails_is_failed(env, capsys, config, detail):
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None, **config))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, "cpu matmul") == {"name": "cpu matmul", "status": "fail", "detail": detail}
+    assert kinds(doc) == ["cpu-op-failed"]
+    assert_consistent(doc)
+
+
+def test_a_healthy_cpu_build_computes_the_known_product(env, capsys):
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (0, "ok")
+    assert check(doc, "cpu matmul") == {"name": "cpu matmul", "status": "pass",
+                                        "detail": "max abs error 0.0 against the known product"}
+
+
+def test_a_wrong_cpu_product_is_not_blamed_on_the_gpu(env, capsys):
+    prefix, python, site = env
+    fake_torch.install_into(site, cuda_config(cpu_matmul_wrong=True))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(RTX4070))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, "matmul[0]") == {"name": "matmul[0]", "status": "pass",
+                                       "detail": "max abs error 0.0 against the known product"}
+    assert kinds(doc) == ["cpu-op-failed"]
+
+
+def test_another_build_than_planned_is_degraded_naming_both(env, capsys):
+    """A CUDA build of the planned version (as an extra index can serve it) where the CPU build was planned."""
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.14.1+cu126", "12.6"))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU),
+                           "--torch", "2.14.1", "--variant", "cpu")
+    assert (code, doc["status"]) == (5, "degraded")
+    assert check(doc, "version") == {"name": "version", "status": "fail",
+                                     "detail": "planned 2.14.1 (cpu), installed 2.14.1+cu126"}
+    assert check(doc, "variant") == {"name": "variant", "status": "fail",
+                                     "detail": "torch.version.cuda = 12.6, planned cpu"}
+    assert kinds(doc) == ["version-mismatch"]
+    assert_consistent(doc)
+
+
+@pytest.mark.parametrize("installed, cuda, build, status, detail", [
+    ("2.14.1+cu126", "12.6", {"torch": "2.14.1", "local_label": "cpu", "variant": "cpu", "cuda": None},
+     "degraded", "planned 2.14.1+cpu, installed 2.14.1+cu126"),
+    ("2.14.1", None, {"torch": "2.14.1", "local_label": "cpu", "variant": "cpu", "cuda": None},
+     "degraded", "planned 2.14.1+cpu, installed 2.14.1"),  # the label was pinned: an unlabelled build is another
+    ("2.14.1+cpu", None, {"torch": "2.14.1+cpu", "variant": "cpu", "cuda": None},
+     "ok", "planned 2.14.1+cpu, installed 2.14.1+cpu"),
+    ("2.14.1+cu128", "12.8", {"torch": "2.14.1", "local_label": "cu126", "variant": "cu126", "cuda": "12.6"},
+     "degraded", "planned 2.14.1+cu126, installed 2.14.1+cu128"),
+    ("2.14.1", "12.6", {"torch": "2.14.1", "variant": "cu126", "cuda": "12.6"},  # PyPI and conda pin no label
+     "ok", "planned 2.14.1 (cu126), installed 2.14.1"),
+    ("2.14.0+cpu", None, {"torch": "2.14.1", "local_label": "cpu", "variant": "cpu", "cuda": None},
+     "degraded", "planned 2.14.1+cpu, installed 2.14.0+cpu"),
+], ids=["cuda-for-cpu", "unlabelled-for-cpu", "label-in-version", "cu128-for-cu126", "no-label-pinned",
+        "other-patch"])
+def test_judge_compares_the_build_with_the_plan(installed, cuda, build, status, detail):
+    p = probe(torch_version=installed, cuda_build=cuda, cuda_available=bool(cuda), device_count=int(bool(cuda)),
+              devices=probe()["devices"] if cuda else [], matmul=probe()["matmul"] if cuda else [])
+    doc = judged(p, hardware(GPU_4070), build)
+    assert doc["status"] == status
+    assert check(doc, "version")["detail"] == detail
+
+
+def test_judge_planned_companions_must_be_there_and_match():
+    expected = {"torch": "2.5.1", "variant": "cu124", "cuda": "12.4", "torchvision": "0.20.1", "torchaudio": "2.5.1"}
+    nms = {"name": "nms", "ok": True, "expected": [0, 2], "got": [0, 2], "error": None}
+    vision = {"installed": True, "version": "0.20.1+cu124", "file": "/env/torchvision/__init__.py",
+              "import_error": None, "check": nms}
+    missing = judged(probe(packages={"torchvision": vision, "torchaudio": {"installed": False}}),
+                     hardware(GPU_4070), expected)
+    assert missing["status"] == "failed" and kinds(missing) == ["package-missing"]
+    assert check(missing, "import torchaudio") == {
+        "name": "import torchaudio", "status": "fail",
+        "detail": "torchaudio is not installed, but the plan installs torchaudio 2.5.1"}
+    assert check(missing, "torchvision version")["status"] == "pass"
+    other = dict(vision, version="0.21.0+cu124")
+    degraded = judged(probe(packages={"torchvision": other, "torchaudio": {"installed": False}}), hardware(GPU_4070),
+                      dict(expected, torchaudio=None))
+    assert degraded["status"] == "degraded" and kinds(degraded) == ["version-mismatch"]
+    assert check(degraded, "torchvision version")["detail"] == "planned 0.20.1 (cu124), installed 0.21.0+cu124"
+
+
+def test_judge_a_package_operation_that_raises_is_explained():
+    vision = {"installed": True, "version": "0.20.1+cu124", "import_error": None,
+              "check": {"name": "nms", "ok": False, "error": "RuntimeError: operator torchvision::nms does not exist"}}
+    doc = judged(probe(packages={"torchvision": vision}), hardware(GPU_4070))
+    assert doc["status"] == "failed"
+    assert check(doc, "torchvision nms")["detail"] == "RuntimeError: operator torchvision::nms does not exist"
+    assert kinds(doc) == ["torchvision-mismatch"]
+
+
+def test_expected_from_build_reads_the_plan():
+    plan = Expected.from_build({"torch": "2.14.1", "torchvision": "0.29.1", "torchaudio": None, "variant": "cu126",
+                                "cuda": "12.6", "installer": "pip", "local_label": "cu126"})
+    assert plan == Expected(torch="2.14.1", label="cu126", variant="cu126", cuda="12.6", torchvision="0.29.1")
+    assert Expected.from_build({"torch": "2.5.1+cpu", "variant": "cpu"}).label == "cpu"
+    assert Expected.from_build({"torch": "2.5", "variant": "cu124"}).accepts("2.5.7+cu124", "2.5")
+
+
 # --- run_probe ------------------------------------------------------------------------------------
 
 def test_probe_does_not_let_pybootstrap_modules_shadow_the_targets(env):
@@ -386,14 +544,17 @@ def probe(**over: Any) -> Dict[str, Any]:
             "torch_file": "/env/torch/__init__.py", "cuda_build": "12.4", "cuda_available": True, "device_count": 1,
             "devices": [{"index": 0, "name": "NVIDIA GeForce RTX 4070", "compute_capability": "8.9"}],
             "arch_list": OLD_ARCHS, "cudnn": 90100,
+            "cpu_matmul": {"device": "cpu", "ok": True, "max_abs_err": 0.0, "error": None},
             "matmul": [{"device": 0, "ok": True, "max_abs_err": 0.0, "error": None}],
+            "packages": {"torchvision": {"installed": False}, "torchaudio": {"installed": False}},
             "import_error": None, "cuda_init_error": None, "errors": [], "warnings": []}
     data.update(over)
     return data
 
 
 def judged(p: Dict[str, Any], hw: Hardware, expected: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    doc = {"schema": "pybootstrap.verify/1", **verify.judge(p, hw, expected, load_manifest(None)).to_dict()}
+    plan = Expected.from_build(expected) if expected else None
+    doc = {"schema": "pybootstrap.verify/1", **judge(p, hw, plan, load_manifest(None)).to_dict()}
     assert_consistent(doc)
     return doc
 
@@ -402,8 +563,8 @@ def test_judge_healthy_against_the_state_file_build():
     expected = {"torch": "2.5.1", "variant": "cu124", "cuda": "12.4", "installer": "pip"}
     doc = judged(probe(), hardware(GPU_4070), expected)
     assert doc["status"] == "ok"
-    assert [c["name"] for c in doc["checks"]] == ["import", "version", "variant", "cuda_available", "arch[0]",
-                                                  "matmul[0]"]
+    assert [c["name"] for c in doc["checks"]] == ["import", "version", "variant", "cpu matmul", "cuda_available",
+                                                  "arch[0]", "matmul[0]", "import torchvision", "import torchaudio"]
 
 
 def test_judge_probe_timeout():
@@ -484,4 +645,6 @@ def test_judge_same_kind_is_reported_once():
     (["sm_86"], "bogus", False),
 ], ids=lambda v: str(v))
 def test_arch_serves(archs, cc, ok):
-    assert verify.arch_serves(archs, cc) is ok
+    major, _, minor = cc.partition(".")
+    capability = (int(major), int(minor)) if major.isdigit() and minor.isdigit() else None
+    assert (capability is not None and arch_list_of(archs).serves(capability)) is ok

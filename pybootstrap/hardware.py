@@ -15,11 +15,11 @@ from pybootstrap.hardware_probes import (
     Runner,
     SmiProbe,
     find_nvidia_smi,
-    linux_proc_gpus,
     machine_name,
     probe_nvidia_smi,
     read_cim_adapters,
     read_pci_devices,
+    read_proc_gpus,
     read_text,
 )
 from pybootstrap.hardware_rules import (
@@ -109,7 +109,8 @@ def _with_fallbacks(hw: Hardware, manifest: Manifest, run: Runner, list_other: b
                          cuda_version=cuda, cuda_version_source=hw.cuda_version_source or (
                              "derived from the driver version" if cuda else None))
             if not hw.gpus and hw.error and hw.error.kind == "nvidia-smi-not-found":
-                gpus = tuple(gpu_named(i, n, manifest) for i, n in enumerate(linux_proc_gpus()))
+                names = [name for name in map(nvidia_smi.parse_proc_model, read_proc_gpus()) if name]
+                gpus = tuple(gpu_named(i, name, manifest) for i, name in enumerate(names))
                 advice = SMI_MISSING_DRIVER_LOADED.format(driver=driver, where=proc)
                 hw = replace(hw, gpus=gpus, source="proc", error=replace(hw.error, advice=advice))
     if list_other and not hw.nvidia_gpus:

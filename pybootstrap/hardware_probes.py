@@ -4,7 +4,6 @@ or None; what the text means is decided by the pure parsers (nvidia_smi, hardwar
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -90,14 +89,13 @@ def read_text(path: str) -> Optional[str]:
         return None
 
 
-def linux_proc_gpus() -> List[str]:
-    """GPU model names from /proc/driver/nvidia/gpus/*/information."""
+def read_proc_gpus() -> List[str]:
+    """The text of /proc/driver/nvidia/gpus/*/information, one per GPU the loaded driver knows."""
     try:
         entries = sorted(Path(PROC_NVIDIA, "gpus").iterdir())
     except OSError:
         return []
-    found = (re.search(r"^Model:\s*(.+)$", read_text(str(e / "information")) or "", re.M) for e in entries)
-    return [m.group(1).strip() for m in found if m]
+    return [read_text(str(e / "information")) or "" for e in entries]
 
 
 def read_cim_adapters(run: Runner = _subprocess.run) -> str:

@@ -261,6 +261,12 @@ def parse_any(text: str) -> SmiReport:
     return SmiReport(form="unknown", error_kind="unparseable")
 
 
+def parse_proc_model(text: str) -> Optional[str]:
+    """The GPU name from Linux ``/proc/driver/nvidia/gpus/<bus id>/information`` ("Model: ...")."""
+    match = re.search(r"^Model:[ \t]*(\S.*?)[ \t]*$", text or "", re.M)
+    return match.group(1) if match else None
+
+
 def parse_proc_version(text: str) -> Optional[str]:
     """Driver version from Linux ``/proc/driver/nvidia/version``."""
     match = re.search(r"Kernel Module(?:\s+for\s+\S+)?\s+([0-9]{3,4}\.[0-9]{1,3}(?:\.[0-9]{1,3})?)\b", text or "")

@@ -347,6 +347,15 @@ def test_is_invalid_field_error(text: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
+    ("Model: \t\t NVIDIA GeForce RTX 3090\nIRQ:   \t\t 130\nGPU UUID: \t GPU-5e1a\nBus Type: \t PCIe\n",
+     "NVIDIA GeForce RTX 3090"),
+    ("IRQ: 130\nModel:   Tesla T4  \n", "Tesla T4"), ("Model: \n", None), ("", None),
+], ids=["driver-550", "model-not-first", "empty-model", "empty"])
+def test_parse_proc_model(text: str, expected: Optional[str]) -> None:
+    assert nvidia_smi.parse_proc_model(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
     ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
      "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n", "535.104.05"),
     ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build  "
@@ -361,7 +370,8 @@ def test_parse_proc_version(text: str, expected: Optional[str]) -> None:
 
 # --- never raise ----------------------------------------------------------------------------------
 
-PARSERS = [parse_any, parse_csv, parse_table, parse_list, detection_kind, parse_proc_version, is_invalid_field_error]
+PARSERS = [parse_any, parse_csv, parse_table, parse_list, detection_kind, parse_proc_version,
+           nvidia_smi.parse_proc_model, is_invalid_field_error]
 LINES = sorted({ln for e in INDEX for ln in read_corpus(e["file"]).splitlines()})
 _rule = st.integers(1, 120).map(lambda n: "+" + "-" * n + "+")
 _pipes = st.lists(st.text(max_size=12), max_size=6).map(lambda cells: "|" + "|".join(cells) + "|")

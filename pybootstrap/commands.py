@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pybootstrap import render, show, steps
 from pybootstrap.errors import EnvironmentProblem, ExitCode, NoCompatibleBuildError, PybootstrapError, UsageError
-from pybootstrap.hardware import Hardware, current_platform, detect
+from pybootstrap.hardware import current_platform, detect
 from pybootstrap.installers import pip as pip_inst
+from pybootstrap.machine import Hardware
 from pybootstrap.manifest import Manifest, load_manifest
 from pybootstrap.planner import python_xy
 from pybootstrap.settings import Settings
@@ -65,9 +66,9 @@ def run_plan(config: Settings) -> int:
 
 def _verification(python: str, hw: Hardware, expected: Optional[Dict[str, Any]], manifest: Manifest) -> Verification:
     """Ask the target interpreter (the probe) and judge its answers against the expected build."""
-    from pybootstrap.verify import judge, run_probe
+    from pybootstrap.verify import Expected, verify_environment
 
-    return judge(run_probe(python), hw, expected, manifest, python)
+    return verify_environment(python, hw, Expected.from_build(expected) if expected else None, manifest)
 
 
 def run_install(config: Settings) -> int:

@@ -5,15 +5,15 @@ The order of these steps is pybootstrap.commands'."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from pybootstrap import _subprocess, environments, execute, render, steps, verify
 from pybootstrap.environments import Target
 from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
-from pybootstrap.hardware import Hardware
 from pybootstrap.installers import conda as conda_inst
 from pybootstrap.installers import pip as pip_inst
+from pybootstrap.machine import Hardware
 from pybootstrap.manifest import Manifest
 from pybootstrap.planner import Build, Plan, Request, python_key, python_xy
 from pybootstrap.settings import Settings
@@ -96,7 +96,7 @@ def plan_for_new_conda_env(request: Request, manifest: Manifest, hw: Hardware,
     for python in versions:
         if python == own:
             continue
-        candidate = hw._replace(python_version=python)
+        candidate = replace(hw, python_version=python)
         p = steps.plan_of(request, manifest, candidate)
         if p.build is not None:
             why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "

@@ -7,7 +7,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from packaging.version import Version
 
-from pybootstrap.hardware import Gpu, Hardware
+from pybootstrap.machine import Gpu, Hardware
 from pybootstrap.manifest import DriverVersion, Manifest, Release, Variant
 
 PACKAGES = ("torch", "torchvision", "torchaudio")

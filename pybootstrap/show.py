@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
 from pybootstrap import render
-from pybootstrap.hardware import Hardware
+from pybootstrap.machine import Hardware
 from pybootstrap.planner import Plan, summarize_rejections
 
 if TYPE_CHECKING:  # for annotations only: detect and plan do not load verification and diagnosis

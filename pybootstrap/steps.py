@@ -8,8 +8,9 @@ from typing import Any, Dict, Optional
 
 from pybootstrap import environments
 from pybootstrap.errors import EnvironmentProblem
-from pybootstrap.hardware import Hardware, apply_overrides, detect
+from pybootstrap.hardware import apply_overrides, detect
 from pybootstrap.installers import build_commands
+from pybootstrap.machine import Hardware
 from pybootstrap.manifest import Manifest, load_manifest
 from pybootstrap.planner import Plan, Request, plan
 from pybootstrap.settings import Settings, TargetChoice

@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pybootstrap.hardware import DetectIssue, Gpu, Hardware, capability_from_name
+from pybootstrap.hardware_rules import capability_from_name
 from pybootstrap.installers import build_commands
+from pybootstrap.machine import DetectIssue, Gpu, Hardware
 from pybootstrap.manifest import DriverVersion, default_manifest_path, load_manifest
 from pybootstrap.planner import PACKAGES, Plan, Request, plan
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 import time
@@ -11,7 +12,7 @@ from typing import Any, Dict, Optional
 from pybootstrap import _subprocess, render, settings
 from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError, path_problem
 from pybootstrap.hardware import Hardware, apply_overrides, detect
-from pybootstrap.manifest import Manifest, load_manifest
+from pybootstrap.manifest import Manifest
 from pybootstrap.planner import Plan, plan, summarize_rejections
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -20,7 +21,10 @@ def _setup(args: Any) -> None:
     render.set_verbosity(getattr(args, "verbose", 0) or 0, getattr(args, "quiet", 0) or 0)
 
 
-def _manifest(args: Any) -> Manifest:
+def _manifest(args: Any, environ: Optional[Dict[str, str]] = None) -> Manifest:
+    """--manifest, else the embedded manifest."""
+    from pybootstrap.manifest import load_manifest
+
     return load_manifest(getattr(args, "manifest", None))
 
 
@@ -63,8 +67,10 @@ def _plan(args: Any, sources: Dict[str, str], manifest: Manifest, hw: Hardware) 
     request = settings.build_request(args, sources)
     _unsupported_platform(hw)
     request, note = _offline_defaults(request)
-    result = plan(manifest, hw, request)
-    return result._replace(reasons=result.reasons + (note,)) if note else result
+    from pybootstrap.installers import build_commands
+
+    result = plan(manifest, hw, request, commands=build_commands)
+    return result.with_reasons(note) if note else result
 
 
 def _offline_defaults(request: Any) -> Any:
@@ -81,7 +87,7 @@ def _offline_defaults(request: Any) -> Any:
         if isinstance(build.get("torch"), str) and isinstance(build.get("variant"), str):
             note = (f"offline: torch {build['torch']} {build['variant']}, the build `pybootstrap download` put in "
                     f"{folder}")
-            return request._replace(torch=build["torch"], variant=build["variant"]), note
+            return dataclasses.replace(request, torch=build["torch"], variant=build["variant"]), note
     return request, None
 
 
@@ -111,6 +117,11 @@ def _show_hardware(hw: Hardware) -> None:
         render.message(f"  {hw.error.advice}", "warn")
 
 
+def _show_manifest(info: Dict[str, Any]) -> None:
+    render.message(f"  manifest: {info['source']} ({info['detail']})"
+                   + (f", facts of {info['updated']}" if info.get("updated") else ""), "dim")
+
+
 def _show_plan(p: Plan) -> None:
     if p.status != "ok":
         render.message("No compatible build", "error")
@@ -118,10 +129,12 @@ def _show_plan(p: Plan) -> None:
         render.lines(summarize_rejections(p), "dim")
         if p.advice:
             render.message(f"  what to do: {p.advice}", "warn")
+        _show_manifest(p.manifest)
         return
     b = p.build
     render.message(f"Plan: torch {b.torch} {b.variant} via {b.installer}", "ok")
     render.lines(p.reasons)
+    _show_manifest(p.manifest)
     rejected = summarize_rejections(p, limit=6 if render.verbosity() <= 0 else 100)
     if rejected:
         render.message("  not chosen:", "dim")
@@ -140,7 +153,7 @@ def _quote(arg: str) -> str:
 def run_detect(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
     """pybootstrap detect."""
     _setup(args)
-    manifest = _manifest(args)
+    manifest = _manifest(args, environ)
     hw = detect(manifest, smi_file=getattr(args, "nvidia_smi_file", None))
     if args.json:
         render.document(_detect_doc(hw))
@@ -172,7 +185,7 @@ def _target_python_version(args: Any, sources: Dict[str, str], environ: Dict[str
 def run_plan(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
     """pybootstrap plan."""
     _setup(args)
-    manifest = _manifest(args)
+    manifest = _manifest(args, environ)
     hw = _hardware(args, sources, manifest, _target_python_version(args, sources, environ))
     p = _plan(args, sources, manifest, hw)
     if args.json:
@@ -329,7 +342,7 @@ def _verify(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, st
     from pybootstrap import environments
 
     with run.step("manifest"):
-        manifest = _manifest(args)
+        manifest = _manifest(args, environ)
     with run.step("detect"):  # before the target: a failed verify's log still says what the machine is
         hw = detect(manifest, smi_file=getattr(args, "nvidia_smi_file", None))
     run.document["hardware"] = hw.to_dict()
@@ -382,7 +395,7 @@ def run_diagnose(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
             from None
     text = _subprocess.decode_output(raw)
     try:
-        manifest: Optional[Manifest] = _manifest(args)
+        manifest: Optional[Manifest] = _manifest(args, environ)
     except PybootstrapError:
         manifest = None
     findings = diagnose_text(text, manifest)
@@ -407,14 +420,20 @@ def run_diagnose(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
 
 
 def run_manifest(args: Any, sources: Dict[str, str], environ: Dict[str, str]) -> int:
-    """pybootstrap manifest validate|show."""
+    """pybootstrap manifest validate|show|check."""
     _setup(args)
-    source = getattr(args, "source", None) or getattr(args, "manifest", None)
-    manifest = load_manifest(source)
+    source = getattr(args, "source", None)
+    if source:
+        from pybootstrap.manifest import load_manifest
+
+        manifest = load_manifest(source)
+    else:
+        manifest = _manifest(args, environ)
     if args.manifest_command == "validate":
         doc = {"schema": "pybootstrap.manifest-validate/1", "valid": True, "origin": manifest.origin,
                "schema_version": manifest.schema_version, "releases": len(manifest.releases),
-               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch)}
+               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch),
+               "manifest": manifest.describe()}
         if args.json:
             render.document(doc)
         else:
@@ -432,16 +451,21 @@ def run_manifest(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
                          "python": {k: list(release.python_for(variant, k)) for k in variant.platforms},
                          "conda": f"{variant.conda.package} -c {' -c '.join(variant.conda.channels)}"
                          if variant.conda else None,
-                         "archs": {k: a.text for k, a in variant.archs.items()}})
+                         "archs": {k: a.text for k, a in variant.archs.items()},
+                         "matrix": release.matrix, "date": release.date.isoformat() if release.date else None,
+                         "note": variant.note, "notes": list(release.notes), "source": release.source})
     if args.json:
-        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin, "builds": rows})
+        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin,
+                         "manifest": manifest.describe(), "builds": rows})
     else:
+        _show_manifest(manifest.describe())
         current = None
         for row in rows:
             if row["torch"] != current:
                 current = row["torch"]
                 render.message(f"torch {current}  (torchvision {row['torchvision'] or '-'}, torchaudio "
-                               f"{row['torchaudio'] or '-'})", "title")
+                               f"{row['torchaudio'] or '-'}; matrix {row['matrix']})", "title")
             plats = "; ".join(f"{k} {'/'.join(v)}" for k, v in row["platforms"].items())
             render.message(f"  {row['variant']:<10} {plats:<36} {row['archs'].get('linux') or ''}")
     return int(ExitCode.OK)
+

@@ -79,7 +79,7 @@ def _install(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, s
 
     _refuse_other_machine(args, sources)
     with run.step("manifest"):
-        manifest = _manifest(args)
+        manifest = _manifest(args, environ)
     with run.step("target"):
         target = environments.resolve_target(args, sources, run.home, environ)
         version = None
@@ -215,7 +215,7 @@ def _plan_for_new_conda_env(args: Any, sources: Dict[str, str], manifest: Manife
         if p.status == "ok":
             why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "
                    f"{hw.os} packages for Python {own} (the Python running pybootstrap)")
-            return p._replace(reasons=p.reasons + (why,)), candidate
+            return p.with_reasons(why), candidate
     return first, hw
 
 
@@ -460,7 +460,7 @@ def _download(run: _Run, args: Any, sources: Dict[str, str], environ: Dict[str, 
     from pybootstrap.hardware import current_platform
     from pybootstrap.installers import pip as pip_inst
 
-    manifest = _manifest(args)
+    manifest = _manifest(args, environ)
     hw = _hardware(args, sources, manifest)
     p = _plan(args, sources, manifest, hw)
     run.document.update(_plan_doc(p))

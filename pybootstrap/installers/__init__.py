@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pybootstrap.planner import Build, Request
+    from pybootstrap.plan_model import Build, Request
 
 
 def build_commands(build: "Build", request: "Request") -> Tuple[Tuple[str, ...], ...]:

@@ -22,10 +22,12 @@ def _setup(args: Any) -> None:
 
 
 def _manifest(args: Any, environ: Optional[Dict[str, str]] = None) -> Manifest:
-    """--manifest, else the embedded manifest."""
-    from pybootstrap.manifest import load_manifest
+    """--manifest, else the manifest channel (or its cached copy), else the embedded manifest."""
+    from pybootstrap.manifest_channel import resolve_manifest
 
-    return load_manifest(getattr(args, "manifest", None))
+    return resolve_manifest(getattr(args, "manifest", None), getattr(args, "manifest_channel", None),
+                            offline=bool(getattr(args, "offline", False)),
+                            cache_dir=settings.home_dir(environ) / "cache")
 
 
 def _hardware(args: Any, sources: Dict[str, str], manifest: Manifest, python_version: Optional[str] = None) -> Hardware:
@@ -429,6 +431,8 @@ def run_manifest(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
         manifest = load_manifest(source)
     else:
         manifest = _manifest(args, environ)
+    if args.manifest_command == "check":
+        return _check_manifest(args, manifest)
     if args.manifest_command == "validate":
         doc = {"schema": "pybootstrap.manifest-validate/1", "valid": True, "origin": manifest.origin,
                "schema_version": manifest.schema_version, "releases": len(manifest.releases),
@@ -469,3 +473,34 @@ def run_manifest(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
             render.message(f"  {row['variant']:<10} {plats:<36} {row['archs'].get('linux') or ''}")
     return int(ExitCode.OK)
 
+
+def _check_manifest(args: Any, manifest: Manifest) -> int:
+    """pybootstrap manifest check: exit 0 when the manifest and the indexes agree, 7 when they do not."""
+    from pybootstrap import manifest_check
+
+    report = manifest_check.check_manifest(
+        manifest, index_base=getattr(args, "index_base", None),
+        pypi_base=getattr(args, "pypi_base", None) or manifest_check.DEFAULT_PYPI_BASE)
+    code = ExitCode.OK if report.agree else ExitCode.INVALID_MANIFEST
+    if args.json:
+        render.document({"schema": "pybootstrap.manifest-check/1", **report.to_dict(),
+                         "manifest": manifest.describe(), "exit_code": int(code)})
+        return int(code)
+    _show_manifest(manifest.describe())
+    render.message(f"  index: {report.index_base} ({report.listings_read} listings read); PyPI: {report.pypi_base}",
+                   "dim")
+    titles = {"missing": ("The manifest promises what the index does not have:", "error"),
+              "mismatch": ("Companions that disagree with their wheels' Requires-Dist:", "error"),
+              "addition": ("On the index but not in the manifest (add them):", "warn"),
+              "note": ("Notes:", "dim")}
+    for kind, (title, level) in titles.items():
+        found = report.of_kind(kind)
+        if found:
+            render.message(title, level)
+            render.lines([f.message for f in found], "info" if kind != "note" else "dim")
+    if report.agree:
+        render.message("The manifest and the indexes agree.", "ok")
+    else:
+        render.message("The manifest and the indexes differ: edit manifests/pytorch.json (README, 'Add a PyTorch "
+                       "release'), then run `pybootstrap manifest check` again.", "error")
+    return int(code)

@@ -196,8 +196,15 @@ def _matrix(name: str, matrices: Mapping[str, Mapping[str, Any]], tables: _Table
         raise FieldError(join("matrices", name), "has no variants")
     variants = [_variant(variant_name, definition, path, tables)
                 for variant_name, (definition, path) in raw.items()]
-    variants.sort(key=lambda v: (VARIANT_KINDS.index(v.kind), v.cuda or Version("0"), v.name))
+    variants.sort(key=_variant_order)
     return Matrix(name, pip_style, tuple(variants), source)
+
+
+def _variant_order(variant: Variant) -> Tuple[int, Version]:
+    """cpu, then CUDA by version, ROCm by version, xpu: the order `manifest show` lists them in."""
+    parsed = parse_variant_name(variant.name)
+    version = (parsed.cuda or parsed.rocm) if parsed else None
+    return VARIANT_KINDS.index(variant.kind), version or Version("0")
 
 
 def _variant(name: str, raw: Mapping[str, Any], path: str, tables: _Tables) -> Variant:

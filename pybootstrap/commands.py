@@ -23,10 +23,14 @@ def _setup(args: Any) -> None:
 
 def _manifest(args: Any, environ: Optional[Dict[str, str]] = None) -> Manifest:
     """--manifest, else the manifest channel (or its cached copy), else the embedded manifest."""
+    channel = getattr(args, "manifest_channel", None)
+    if not channel:  # the channel's HTTP and cache code is loaded only when a channel is set
+        from pybootstrap.manifest import load_manifest
+
+        return load_manifest(getattr(args, "manifest", None))
     from pybootstrap.manifest_channel import resolve_manifest
 
-    return resolve_manifest(getattr(args, "manifest", None), getattr(args, "manifest_channel", None),
-                            offline=bool(getattr(args, "offline", False)),
+    return resolve_manifest(getattr(args, "manifest", None), channel, offline=bool(getattr(args, "offline", False)),
                             cache_dir=settings.home_dir(environ) / "cache")
 
 

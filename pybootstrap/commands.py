@@ -7,7 +7,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from pybootstrap import _subprocess, render, settings
 from pybootstrap.errors import EnvironmentProblem, ExitCode, PybootstrapError, UsageError, path_problem
@@ -123,7 +123,7 @@ def _show_hardware(hw: Hardware) -> None:
         render.message(f"  {hw.error.advice}", "warn")
 
 
-def _show_manifest(info: Dict[str, Any]) -> None:
+def _show_manifest(info: Mapping[str, Any]) -> None:
     render.message(f"  manifest: {info['source']} ({info['detail']})"
                    + (f", facts of {info['updated']}" if info.get("updated") else ""), "dim")
 
@@ -448,7 +448,7 @@ def run_manifest(args: Any, sources: Dict[str, str], environ: Dict[str, str]) ->
             render.message(f"{manifest.origin}: valid ({doc['releases']} releases, {doc['oldest']} to "
                            f"{doc['newest']})", "ok")
         return int(ExitCode.OK)
-    rows = []
+    rows: List[Dict[str, Any]] = []
     for release in manifest.releases:
         for variant in release.variants:
             rows.append({"torch": str(release.torch), "variant": variant.name,

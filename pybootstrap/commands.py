@@ -19,8 +19,7 @@ from pybootstrap.errors import EnvironmentProblem, ExitCode, NoCompatibleBuildEr
 from pybootstrap.hardware import current_platform, detect
 from pybootstrap.installers import pip as pip_inst
 from pybootstrap.machine import Hardware
-from pybootstrap.manifest import Manifest, load_manifest
-from pybootstrap.planner import python_xy
+from pybootstrap.manifest_model import Manifest, python_xy
 from pybootstrap.settings import Settings
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ def run_plan(config: Settings) -> int:
     else:
         show.hardware(hw)
         show.plan(p)
-    return int(ExitCode.OK if p.build is not None else ExitCode.NO_COMPATIBLE_BUILD)
+    return int(ExitCode.OK if p.status == "ok" else ExitCode.NO_COMPATIBLE_BUILD)
 
 
 # --- install ------------------------------------------------------------------------------------
@@ -101,11 +100,11 @@ def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: 
         hw = steps.hardware_of(config, manifest, version)
     with run.step("plan"):
         p = steps.plan_of(config.request, manifest, hw)
-        if p.build is None and target.kind == "conda" and not target.exists and not config.what_if.python_version:
+        if p.status != "ok" and target.kind == "conda" and not target.exists and not config.what_if.python_version:
             p, hw = install.plan_for_new_conda_env(config.request, manifest, hw, p)
     run.document.update(steps.plan_document(p), schema="pybootstrap.install/1", plan_status=p.status,
                         target=target.to_dict(), verification=None, log_path=None)
-    if p.build is None:
+    if p.status != "ok":
         if not config.json:
             show.hardware(hw)
             show.plan(p)
@@ -233,7 +232,7 @@ def _download(run: LoggedRun, config: Settings) -> int:
     hw = steps.hardware_of(config, manifest)
     p = steps.plan_of(config.request, manifest, hw)
     run.document.update(steps.plan_document(p), schema="pybootstrap.download/1", plan_status=p.status)
-    if p.build is None:
+    if p.status != "ok":
         raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
     build = p.build
     dest = config.to.resolve()
@@ -291,13 +290,21 @@ def run_diagnose(config: Settings) -> int:
 
 
 def run_manifest(config: Settings) -> int:
-    """pybootstrap manifest validate|show."""
+    """pybootstrap manifest validate|show|check."""
     _start(config)
-    manifest = load_manifest(config.source or config.manifest)
+    if config.source:
+        from pybootstrap.manifest import load_manifest
+
+        manifest = load_manifest(config.source)
+    else:
+        manifest = steps.manifest_of(config)
+    if config.action == "check":
+        return _check_manifest(config, manifest)
     if config.action == "validate":
         doc = {"schema": "pybootstrap.manifest-validate/1", "valid": True, "origin": manifest.origin,
                "schema_version": manifest.schema_version, "releases": len(manifest.releases),
-               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch)}
+               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch),
+               "manifest": manifest.describe()}
         if config.json:
             render.document(doc)
         else:
@@ -315,10 +322,28 @@ def run_manifest(config: Settings) -> int:
                          "python": {k: list(release.python_for(variant, k)) for k in variant.platforms},
                          "conda": f"{variant.conda.package} -c {' -c '.join(variant.conda.channels)}"
                          if variant.conda else None,
-                         "archs": {k: a.text for k, a in variant.archs.items()}})
+                         "archs": {k: a.text for k, a in variant.archs.items()},
+                         "matrix": release.matrix, "date": release.date.isoformat() if release.date else None,
+                         "note": variant.note, "notes": list(release.notes), "source": release.source})
     if config.json:
-        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin, "builds": rows})
+        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin,
+                         "manifest": manifest.describe(), "builds": rows})
     else:
+        show.manifest(manifest.describe())
         show.builds(rows)
     return int(ExitCode.OK)
 
+
+def _check_manifest(config: Settings, manifest: Manifest) -> int:
+    """pybootstrap manifest check: exit 0 when the manifest and the indexes agree, 7 when they do not."""
+    from pybootstrap import manifest_check
+
+    report = manifest_check.check_manifest(manifest, index_base=config.index_base,
+                                           pypi_base=config.pypi_base or manifest_check.DEFAULT_PYPI_BASE)
+    code = ExitCode.OK if report.agree else ExitCode.INVALID_MANIFEST
+    if config.json:
+        render.document({"schema": "pybootstrap.manifest-check/1", **report.to_dict(),
+                         "manifest": manifest.describe(), "exit_code": int(code)})
+    else:
+        show.manifest_check(report, manifest.describe())
+    return int(code)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from pybootstrap.failures import classify, explain
-from pybootstrap.manifest import Capability, Manifest
+from pybootstrap.manifest_model import Capability, Manifest
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from pybootstrap.hardware_rules import (
     vendor_of,
 )
 from pybootstrap.machine import Gpu, Hardware
-from pybootstrap.manifest import Capability, DriverVersion, Manifest
+from pybootstrap.manifest_model import Capability, DriverVersion, Manifest
 
 _FAILURE_KINDS = {"timeout": "timeout", "not-started": "nvidia-smi-not-found"}
 

@@ -11,7 +11,7 @@ from packaging.version import InvalidVersion
 from pybootstrap import nvidia_smi
 from pybootstrap.failures import explain
 from pybootstrap.machine import DetectIssue, Gpu, Hardware
-from pybootstrap.manifest import Capability, DriverVersion, Manifest
+from pybootstrap.manifest_model import Capability, DriverVersion, Manifest
 
 #: PCI vendor ids of display adapters (the PCI-SIG vendor list, as in the Linux pci.ids database).
 PCI_VENDORS = {"0x8086": "intel", "0x1002": "amd", "0x10de": "nvidia", "0x1a03": "aspeed", "0x15ad": "vmware",

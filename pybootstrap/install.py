@@ -14,8 +14,8 @@ from pybootstrap.errors import EnvironmentProblem, InstallError, UsageError
 from pybootstrap.installers import conda as conda_inst
 from pybootstrap.installers import pip as pip_inst
 from pybootstrap.machine import Hardware
-from pybootstrap.manifest import Manifest
-from pybootstrap.planner import Build, Plan, Request, python_key, python_xy
+from pybootstrap.manifest_model import Manifest, python_key, python_xy
+from pybootstrap.plan_model import Build, Chosen, Plan, Request
 from pybootstrap.settings import Settings
 
 CONDA_FAMILY = ("pytorch", "torchvision", "torchaudio", "pytorch-cuda", "cpuonly", "pytorch-mutex")
@@ -98,18 +98,17 @@ def plan_for_new_conda_env(request: Request, manifest: Manifest, hw: Hardware,
             continue
         candidate = replace(hw, python_version=python)
         p = steps.plan_of(request, manifest, candidate)
-        if p.build is not None:
+        if p.status == "ok":
             why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "
                    f"{hw.os} packages for Python {own} (the Python running pybootstrap)")
-            return p._replace(reasons=p.reasons + (why,)), candidate
+            return p.with_reasons(why), candidate
     return first, hw
 
 
 # --- the commands of a run ----------------------------------------------------------------------
 
-def install_steps(p: Plan, target: Target, hw: Hardware, recreate: bool = False) -> List[List[str]]:
+def install_steps(p: Chosen, target: Target, hw: Hardware, recreate: bool = False) -> List[List[str]]:
     """Every command install would run, concretely (for --dry-run and the log): create, then install."""
-    assert p.build is not None
     argvs: List[List[str]] = []
     if not target.exists or recreate:
         if target.kind == "conda":
@@ -146,9 +145,8 @@ def create_environment(target: Target, create_argv: List[str], *, recreate: bool
     environments.check_allowed(target, info)
 
 
-def install_packages(p: Plan, target: Target, *, interactive: bool) -> None:
+def install_packages(p: Chosen, target: Target, *, interactive: bool) -> None:
     """Run the plan's install commands in the target, with retries on network failures."""
-    assert p.build is not None
     for command in p.commands:
         argv = package_argv(command, target, interactive=interactive)
         if command[0] == conda_inst.CONDA:

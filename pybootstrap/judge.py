@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pybootstrap.diagnose import Finding, diagnose_text, known_finding
 from pybootstrap.machine import Hardware
-from pybootstrap.manifest import ArchList, Capability, Manifest
+from pybootstrap.manifest_model import ArchList, Capability, Manifest
 from pybootstrap.versions import matches
 
 COMPANIONS = ("torchvision", "torchaudio")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from pybootstrap.manifest import Capability, DriverVersion
+from pybootstrap.manifest_model import Capability, DriverVersion
 
 
 @dataclass(frozen=True)

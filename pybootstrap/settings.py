@@ -16,8 +16,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap.errors import UsageError
-from pybootstrap.manifest import OSES, Capability, DriverVersion
-from pybootstrap.planner import PACKAGES, Request
+from pybootstrap.manifest_model import OSES, Capability, DriverVersion
+from pybootstrap.plan_model import PACKAGES, Request
 
 #: Commands that plan a build (they take the selection, source and what-if flags).
 PLANNING_COMMANDS = ("plan", "install", "download")
@@ -76,12 +76,13 @@ class Settings:
 
     command: str
     home: Path
-    action: Optional[str] = None  # manifest validate | show
+    action: Optional[str] = None  # manifest validate | show | check
     argv: Tuple[str, ...] = ()
     json: bool = False
     verbosity: int = 0  # -v raises, -q lowers
     ci: bool = False  # $CI is set: no terminal progress bars even on a terminal
     manifest: Optional[str] = None
+    manifest_channel: Optional[str] = None  # --manifest-channel URL: the newest manifest, cached under home
     smi_file: Optional[str] = None
     what_if: WhatIf = WhatIf()
     request: Request = Request()
@@ -92,6 +93,8 @@ class Settings:
     to: Optional[Path] = None
     file: Optional[str] = None  # diagnose FILE
     source: Optional[str] = None  # manifest validate PATH_OR_URL
+    index_base: Optional[str] = None  # manifest check --index-base URL
+    pypi_base: Optional[str] = None  # manifest check --pypi-base URL
     sources: Mapping[str, str] = field(default_factory=dict)  # option -> "--flag" or "PYBOOTSTRAP_NAME"
     described: Tuple[str, ...] = ()  # "variant cu118 (from --variant)" lines for the log
 
@@ -344,13 +347,16 @@ def resolve(values: Mapping[str, Any], sources: Mapping[str, str], environ: Mapp
         command=command, home=home_dir(environ), action=values.get("manifest_command"), argv=tuple(argv),
         json=bool(values.get("json")),
         verbosity=int(values.get("verbose") or 0) - int(values.get("quiet") or 0), ci="CI" in environ,
-        manifest=values.get("manifest"), smi_file=values.get("nvidia_smi_file"),
+        manifest=values.get("manifest"), manifest_channel=values.get("manifest_channel"),
+        smi_file=values.get("nvidia_smi_file"),
         what_if=resolve_what_if(values, sources) if planning else WhatIf(),
         request=build_request(values, sources) if planning else Request(),
         expected=resolve_expected(values, sources) if command == "verify" else None,
         target=resolve_target(values, sources, environ) if command in TARGET_COMMANDS else TargetChoice(),
         log=values.get("log"), dry_run=bool(values.get("dry_run")), to=_path(values.get("to")),
-        file=values.get("file"), source=values.get("source"), sources=dict(sources),
+        file=values.get("file"), source=values.get("source"),
+        index_base=parse_url(values.get("index_base"), "index_base", sources),
+        pypi_base=parse_url(values.get("pypi_base"), "pypi_base", sources), sources=dict(sources),
         described=describe_sources(values, sources))
 
 

@@ -11,7 +11,7 @@ from pybootstrap import _subprocess
 from pybootstrap._probe import MARK
 from pybootstrap.judge import Expected, Verification, judge
 from pybootstrap.machine import Hardware
-from pybootstrap.manifest import Manifest
+from pybootstrap.manifest_model import Manifest
 
 #: Seconds the probe may take. The first CUDA initialisation can JIT-compile PTX for minutes, so this is
 #: generous; PYBOOTSTRAP_PROBE_TIMEOUT overrides it (read at each call, so tests can shorten it).

@@ -4,13 +4,13 @@ file with its SHA-256); `install --offline --find-links DIR` plans what it holds
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pybootstrap._download import file_sha256
 from pybootstrap.errors import IntegrityError, NoCompatibleBuildError
-from pybootstrap.planner import Build, Request
+from pybootstrap.plan_model import Build, Request
 
 LISTING = "pybootstrap-wheelhouse.json"
 LISTING_SCHEMA = "pybootstrap.wheelhouse/1"
@@ -71,7 +71,7 @@ def offline_defaults(request: Request) -> Tuple[Request, Optional[str]]:
         torch, variant = listing.build.get("torch"), listing.build.get("variant")
         if isinstance(torch, str) and isinstance(variant, str):
             note = f"offline: torch {torch} {variant}, the build `pybootstrap download` put in {folder}"
-            return request._replace(torch=torch, variant=variant, variant_from=f"the wheel folder {folder}"), note
+            return replace(request, torch=torch, variant=variant, variant_from=f"the wheel folder {folder}"), note
     return request, None
 
 

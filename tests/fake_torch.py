@@ -456,7 +456,7 @@ def standard_index(root: Path) -> Path:
 
     /cu124        torch 2.5.1+cu124 (CUDA 12.4, sees an RTX 3070), torchvision 0.20.1+cu124, torchaudio 2.5.1+cu124
     /cpu          the same release, +cpu (torch.version.cuda None)
-    /cu126        torch 2.14.1+cu126, torchvision 0.29.1+cu126 (no torchaudio is paired with 2.14)
+    /cu126        torch 2.14.1+cu126, torchvision 0.29.1+cu126, torchaudio 2.11.1+cu126 (it pairs with 2.11 to 2.15)
     /mislabelled  torch 2.5.1 without a local tag and without CUDA, as a CUDA index must never serve it
     /broken/cu124 a torch 2.5.1+cu124 "wheel" that is not a zip archive (with the good companions)
     /extra        sentinel 1.0, a package outside the torch family
@@ -471,7 +471,7 @@ def standard_index(root: Path) -> Path:
     write_index(root, "cpu", build_family(wheels / "cpu", "2.5.1", "cpu", torch_config("2.5.1+cpu"),
                                           torchvision="0.20.1", torchaudio="2.5.1"))
     write_index(root, "cu126", build_family(wheels / "cu126", "2.14.1", "cu126", gpu_config("2.14.1+cu126", "12.6"),
-                                            torchvision="0.29.1"))
+                                            torchvision="0.29.1", torchaudio="2.11.1"))
     plain = wheels / "mislabelled"
     write_index(root, "mislabelled", [
         build_wheel(plain, "torch", "2.5.1", torch_files(torch_config("2.5.1"))),

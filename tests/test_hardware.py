@@ -102,7 +102,8 @@ def test_capability_from_name(name: Optional[str], expected: Optional[Tuple[int,
     ("531.41", "windows", "12.1"), ("531.14", "windows", "12.1"), ("531.13", "windows", "12.0"),
     ("570.26", "linux", "12.8"), ("580.88", "windows", "13.0"), ("580.87", "windows", "12.9"),
     ("596.36", "windows", "13.2"),  # no Windows floor for 13.2 in the table: the Linux branch (595) counts
-    ("610.57.04", "linux", "13.2"), ("375.26", "linux", "8.0"), ("340.108", "linux", None),
+    ("610.57.04", "linux", "13.3"),  # CUDA 13.3's driver is 610.43.02 (facts: pytorch-2.15-and-peers)
+    ("375.26", "linux", "8.0"), ("340.108", "linux", None),
 ])
 def test_derive_cuda_version(driver: str, os_name: str, expected: Optional[str], manifest: Manifest) -> None:
     assert derive_cuda_version(DriverVersion(driver), os_name, manifest) == expected

@@ -7,7 +7,7 @@ import sys
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from pybootstrap import _subprocess
-from pybootstrap.planner import Build, Request
+from pybootstrap.plan_model import Build, Request
 
 PIP_TIMEOUT_S = 3600.0
 PYTHON = "python"  # stands for the target interpreter in plan commands

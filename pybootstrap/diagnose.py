@@ -247,10 +247,11 @@ def _no_matching(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) ->
         facts["index_url"] = index
     advice = ""
     variant = index.rstrip("/").rsplit("/", 1)[-1] if index and "download.pytorch.org" in index else None
-    known = sorted({v.name for r in manifest.releases for v in r.variants}) if manifest else []
-    if variant and known and variant not in known:
+    variants = {v.name: v.kind for r in manifest.releases for v in r.variants} if manifest else {}
+    if variant and variants and variant not in variants:
+        cuda = sorted(name for name, kind in variants.items() if kind == "cuda")
         advice = (f"{index} is not a PyTorch index ({variant} does not exist); the variants are "
-                  f"{', '.join(n for n in known if n.startswith('cu'))}. `pybootstrap plan` names the right one.")
+                  f"{', '.join(cuda)}. `pybootstrap plan` names the right one.")
     elif requested and "+" in requested and not index:
         local = requested.split("+", 1)[1]
         advice = (f"Versions with a local tag (+{local}) exist only on the PyTorch index: add --index-url "

@@ -9,10 +9,8 @@ is explained lives in pybootstrap.plan_reasons.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from pybootstrap import plan_reasons as wording
@@ -29,25 +27,21 @@ from pybootstrap.plan_model import (
     Request,
 )
 from pybootstrap.plan_reasons import cc_name, os_name, summarize_rejections
+from pybootstrap.versions import matches
 
 if TYPE_CHECKING:  # pragma: no cover - annotations only: the planner never runs detection
     from pybootstrap.machine import Gpu, Hardware
 
 __all__ = ["PACKAGES", "Build", "Chosen", "NoBuild", "Outcome", "Plan", "Rejection", "Request", "evaluate",
            "index_url_for", "matches_torch", "os_name", "plan", "python_key", "python_xy", "summarize_rejections",
-           "torch_specifier", "variant_order"]
+           "variant_order"]
 
 Failure = Tuple[str, str]  # (rule, reason)
 
 
-def torch_specifier(wanted: str) -> SpecifierSet:
-    """--torch 2.5.1 is ==2.5.1; --torch 2.5 is ==2.5.* (any 2.5.x)."""
-    return SpecifierSet(f"=={wanted}.*" if re.fullmatch(r"\d+\.\d+", wanted) else f"=={wanted}")
-
-
 def matches_torch(release: Release, wanted: Optional[str]) -> bool:
     """--torch 2.5.1 matches exactly; --torch 2.5 matches any 2.5.x; no --torch matches every release."""
-    return not wanted or torch_specifier(wanted).contains(release.torch, prereleases=True)
+    return not wanted or matches(release.torch, wanted)
 
 
 def variant_order(variant: Variant) -> Tuple[int, Version]:

@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap.errors import UsageError
-from pybootstrap.manifest_model import OSES, Capability, DriverVersion
+from pybootstrap.manifest_model import OSES, Capability, DriverVersion, cuda_variant_name, parse_variant_name
 from pybootstrap.plan_model import PACKAGES, Request
 
 #: Commands that plan a build (they take the selection, source and what-if flags).
@@ -188,16 +188,15 @@ def parse_torch(value: Optional[str], sources: Mapping[str, str]) -> Optional[st
 
 
 def parse_variant(variant: Optional[str], cuda: Optional[str], sources: Mapping[str, str]) -> Optional[str]:
-    """--variant cu124 / --cuda 12.4 (the same thing; they must agree)."""
+    """--variant cu124 / --cuda 12.4 (the same thing; they must agree). Names follow manifest_model's one rule."""
     from_cuda = None
     if cuda is not None:
-        match = re.fullmatch(r"\s*(\d{1,2})\.(\d)\s*", cuda)
-        if not match:
+        if not re.fullmatch(r"\s*\d{1,2}\.\d\s*", cuda):
             raise _bad(sources, "cuda", cuda, 'expected a CUDA version like "12.4"')
-        from_cuda = f"cu{int(match.group(1))}{int(match.group(2))}"
+        from_cuda = cuda_variant_name(Version(cuda.strip()))
     if variant is not None:
         variant = variant.strip().lower()
-        if not re.fullmatch(r"cpu|cu\d{2,3}|rocm\d+(\.\d+)*|xpu", variant):
+        if parse_variant_name(variant) is None:
             raise _bad(sources, "variant", variant, "expected cpu, cuXYZ (e.g. cu124), rocmX.Y or xpu")
         if from_cuda and from_cuda != variant:
             raise UsageError(f"--variant {variant} and --cuda {cuda} disagree", "Give only one of them.")
@@ -206,8 +205,8 @@ def parse_variant(variant: Optional[str], cuda: Optional[str], sources: Mapping[
 
 def cuda_of_variant(variant: Optional[str]) -> Optional[str]:
     """'cu124' -> '12.4', 'cu92' -> '9.2'; None for cpu, rocm, xpu."""
-    match = re.fullmatch(r"cu(\d{1,2})(\d)", variant or "")
-    return f"{int(match.group(1))}.{match.group(2)}" if match else None
+    parsed = parse_variant_name(variant) if variant else None
+    return str(parsed.cuda) if parsed is not None and parsed.cuda is not None else None
 
 
 def parse_installer(value: Optional[str], sources: Mapping[str, str]) -> Optional[str]:

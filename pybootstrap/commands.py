@@ -24,8 +24,8 @@ from pybootstrap.settings import Settings
 
 if TYPE_CHECKING:
     from pybootstrap.environments import Target
+    from pybootstrap.judge import Verification
     from pybootstrap.run_log import LoggedRun
-    from pybootstrap.verify import Verification
 
 
 def _start(config: Settings) -> None:
@@ -65,7 +65,8 @@ def run_plan(config: Settings) -> int:
 
 def _verification(python: str, hw: Hardware, expected: Optional[Dict[str, Any]], manifest: Manifest) -> Verification:
     """Ask the target interpreter (the probe) and judge its answers against the expected build."""
-    from pybootstrap.verify import Expected, verify_environment
+    from pybootstrap.judge import Expected
+    from pybootstrap.verify import verify_environment
 
     return verify_environment(python, hw, Expected.from_build(expected) if expected else None, manifest)
 

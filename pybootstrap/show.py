@@ -14,8 +14,8 @@ from pybootstrap.plan_reasons import summarize_rejections
 
 if TYPE_CHECKING:  # for annotations only: detect and plan do not load verification and diagnosis
     from pybootstrap.diagnose import Finding
+    from pybootstrap.judge import Verification
     from pybootstrap.manifest_check import CheckReport
-    from pybootstrap.verify import Verification
 
 
 def command_line(argv: Sequence[str]) -> str:

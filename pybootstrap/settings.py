@@ -58,8 +58,9 @@ class TargetChoice:
 
 
 @dataclass(frozen=True)
-class Expected:
-    """The build verify checks against (--torch / --variant); None fields are not checked."""
+class ExpectedBuild:
+    """verify --torch / --variant: the build to check against (judge.Expected is made from it); None fields
+    are not checked."""
 
     torch: Optional[str]
     variant: Optional[str]
@@ -86,7 +87,7 @@ class Settings:
     smi_file: Optional[str] = None
     what_if: WhatIf = WhatIf()
     request: Request = Request()
-    expected: Optional[Expected] = None
+    expected: Optional[ExpectedBuild] = None
     target: TargetChoice = TargetChoice()
     log: Optional[str] = None
     dry_run: bool = False
@@ -315,12 +316,13 @@ def resolve_target(values: Mapping[str, Any], sources: Mapping[str, str], enviro
                         source=sources.get(given[0], flag_of(given[0])) if given else "default")
 
 
-def resolve_expected(values: Mapping[str, Any], sources: Mapping[str, str]) -> Optional[Expected]:
+def resolve_expected(values: Mapping[str, Any], sources: Mapping[str, str]) -> Optional[ExpectedBuild]:
     """verify --torch / --variant: the build the environment should hold."""
     if not (values.get("torch") or values.get("variant")):
         return None
     variant = parse_variant(values.get("variant"), None, sources)
-    return Expected(torch=parse_torch(values.get("torch"), sources), variant=variant, cuda=cuda_of_variant(variant))
+    return ExpectedBuild(torch=parse_torch(values.get("torch"), sources), variant=variant,
+                         cuda=cuda_of_variant(variant))
 
 
 def example_folder() -> str:

@@ -65,7 +65,7 @@ def build_index(root: Path, scale: float) -> Tuple[Path, List[Path]]:
     wheels = fake.build_family(wheels_dir, TORCH, VARIANT, config, padding_bytes=pad["torch"])
     for name, version in (("torchvision", TORCHVISION), ("torchaudio", TORCHAUDIO)):
         wheels.append(fake.build_wheel(wheels_dir, name, version + local,
-                                       {f"{name}/__init__.py": f"__version__ = '{version}{local}'\n"},
+                                       fake.companion_files(name, version + local),
                                        requires=[f"torch=={TORCH}"], padding_bytes=pad[name]))
     index_root = root / "index"
     fake.write_index(index_root, VARIANT, wheels)

@@ -41,6 +41,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="count", default=0, help="only errors")
     g.add_argument("--manifest", metavar="PATH_OR_URL",
                    help="manifest to use (default: the one shipped with pybootstrap); https:// URLs are fetched")
+    g.add_argument("--manifest-channel", metavar="URL",
+                   help="take the newest manifest from this https:// URL (cached; the shipped one when it fails)")
 
 
 def _hardware_flags(p: argparse.ArgumentParser, what_if: bool) -> None:
@@ -137,6 +139,12 @@ def _add_manifest(p: argparse.ArgumentParser) -> None:
     m.add_argument("source", nargs="?", metavar="PATH_OR_URL", help="manifest file or https:// URL")
     m = actions.add_parser("show", help="list the releases and variants of the manifest")
     _common(m)
+    m = actions.add_parser("check",
+                           help="compare the manifest with the PyTorch index and PyPI (exit 7 when they differ)")
+    _common(m)
+    m.add_argument("--index-base", metavar="URL",
+                   help="the PyTorch index to compare with: URL/<variant>/torch/ (default: the manifest's index_base)")
+    m.add_argument("--pypi-base", metavar="URL", help="PyPI's JSON API base (default: https://pypi.org)")
 
 
 SUBCOMMANDS: Dict[str, Tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
@@ -146,7 +154,7 @@ SUBCOMMANDS: Dict[str, Tuple[str, Callable[[argparse.ArgumentParser], None]]] = 
     "verify": ("verify an existing environment and write the verification log", _add_verify),
     "download": ("fetch every wheel a plan needs into DIR (for offline installs)", _add_download),
     "diagnose": ("explain pasted output: nvidia-smi, a torch traceback, a pip error", _add_diagnose),
-    "manifest": ("check a manifest, or list its builds", _add_manifest),
+    "manifest": ("validate a manifest, list its builds, or check it against the index", _add_manifest),
 }
 
 
@@ -199,7 +207,7 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
     if not values.get("command") or (values["command"] == "manifest" and not values.get("manifest_command")):
         parser.print_help(sys.stderr)
         what = ("a command" if not values.get("command")
-                else "an action: manifest validate [PATH_OR_URL] | manifest show")
+                else "an action: manifest validate [PATH_OR_URL] | manifest show | manifest check")
         raise UsageError(f"pybootstrap needs {what}", "Run `pybootstrap --help` for the commands.")
     for option, value in values.items():
         if value == "" or (isinstance(value, list) and "" in value):

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pybootstrap import render, show, steps
 from pybootstrap.errors import EnvironmentProblem, ExitCode, NoCompatibleBuildError, PybootstrapError, UsageError
-from pybootstrap.hardware import Hardware, current_platform, detect
+from pybootstrap.hardware import current_platform, detect
 from pybootstrap.installers import pip as pip_inst
-from pybootstrap.manifest import Manifest, load_manifest
-from pybootstrap.planner import python_xy
+from pybootstrap.machine import Hardware
+from pybootstrap.manifest_model import Manifest, python_xy
 from pybootstrap.settings import Settings
 
 if TYPE_CHECKING:
     from pybootstrap.environments import Target
+    from pybootstrap.judge import Verification
     from pybootstrap.run_log import LoggedRun
-    from pybootstrap.verify import Verification
 
 
 def _start(config: Settings) -> None:
@@ -58,16 +58,17 @@ def run_plan(config: Settings) -> int:
     else:
         show.hardware(hw)
         show.plan(p)
-    return int(ExitCode.OK if p.build is not None else ExitCode.NO_COMPATIBLE_BUILD)
+    return int(ExitCode.OK if p.status == "ok" else ExitCode.NO_COMPATIBLE_BUILD)
 
 
 # --- install ------------------------------------------------------------------------------------
 
 def _verification(python: str, hw: Hardware, expected: Optional[Dict[str, Any]], manifest: Manifest) -> Verification:
     """Ask the target interpreter (the probe) and judge its answers against the expected build."""
-    from pybootstrap.verify import judge, run_probe
+    from pybootstrap.judge import Expected
+    from pybootstrap.verify import verify_environment
 
-    return judge(run_probe(python), hw, expected, manifest, python)
+    return verify_environment(python, hw, Expected.from_build(expected) if expected else None, manifest)
 
 
 def run_install(config: Settings) -> int:
@@ -105,11 +106,11 @@ def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: 
         hw = steps.hardware_of(config, manifest, version)
     with run.step("plan"):
         p = steps.plan_of(config.request, manifest, hw)
-        if p.build is None and target.kind == "conda" and not target.exists and not config.what_if.python_version:
+        if p.status != "ok" and target.kind == "conda" and not target.exists and not config.what_if.python_version:
             p, hw = install.plan_for_new_conda_env(config.request, manifest, hw, p)
     run.document.update(steps.plan_document(p), schema="pybootstrap.install/1", plan_status=p.status,
                         target=target.to_dict(), verification=None, log_path=None)
-    if p.build is None:
+    if p.status != "ok":
         if not config.json:
             show.hardware(hw)
             show.plan(p)
@@ -140,7 +141,9 @@ def _install_into(run: LoggedRun, config: Settings, manifest: Manifest, target: 
 
     # From here on the environment is checked or changed: this run's log becomes latest.json.
     run.update_latest = True
-    build_dict = build.to_dict()
+    # what verification compares with the installed torch: the plan's build and the local label pip pins
+    build_dict = dict(build.to_dict(), local_label=pip_inst.local_label(build, hw.arch)
+                      if build.installer == "pip" else None)
     if target.exists and not recreate and environments.is_marked_good(target.prefix, build_dict):
         with run.step("verify"):
             ver = _verification(str(target.python), hw, build_dict, manifest)
@@ -242,7 +245,7 @@ def _download(run: LoggedRun, config: Settings) -> int:
     hw = steps.hardware_of(config, manifest)
     p = steps.plan_of(config.request, manifest, hw)
     run.document.update(steps.plan_document(p), schema="pybootstrap.download/1", plan_status=p.status)
-    if p.build is None:
+    if p.status != "ok":
         raise NoCompatibleBuildError("no compatible build: " + p.reasons[-1], p.advice)
     build = p.build
     dest = config.to.resolve()
@@ -306,13 +309,21 @@ def run_diagnose(config: Settings) -> int:
 
 
 def run_manifest(config: Settings) -> int:
-    """pybootstrap manifest validate|show."""
+    """pybootstrap manifest validate|show|check."""
     _start(config)
-    manifest = load_manifest(config.source or config.manifest)
+    if config.source:
+        from pybootstrap.manifest import load_manifest
+
+        manifest = load_manifest(config.source)
+    else:
+        manifest = steps.manifest_of(config)
+    if config.action == "check":
+        return _check_manifest(config, manifest)
     if config.action == "validate":
         doc = {"schema": "pybootstrap.manifest-validate/1", "valid": True, "origin": manifest.origin,
                "schema_version": manifest.schema_version, "releases": len(manifest.releases),
-               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch)}
+               "newest": str(manifest.releases[0].torch), "oldest": str(manifest.releases[-1].torch),
+               "manifest": manifest.describe()}
         if config.json:
             render.document(doc)
         else:
@@ -330,10 +341,28 @@ def run_manifest(config: Settings) -> int:
                          "python": {k: list(release.python_for(variant, k)) for k in variant.platforms},
                          "conda": f"{variant.conda.package} -c {' -c '.join(variant.conda.channels)}"
                          if variant.conda else None,
-                         "archs": {k: a.text for k, a in variant.archs.items()}})
+                         "archs": {k: a.text for k, a in variant.archs.items()},
+                         "matrix": release.matrix, "date": release.date.isoformat() if release.date else None,
+                         "note": variant.note, "notes": list(release.notes), "source": release.source})
     if config.json:
-        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin, "builds": rows})
+        render.document({"schema": "pybootstrap.manifest-show/1", "origin": manifest.origin,
+                         "manifest": manifest.describe(), "builds": rows})
     else:
+        show.manifest(manifest.describe())
         show.builds(rows)
     return int(ExitCode.OK)
 
+
+def _check_manifest(config: Settings, manifest: Manifest) -> int:
+    """pybootstrap manifest check: exit 0 when the manifest and the indexes agree, 7 when they do not."""
+    from pybootstrap import manifest_check
+
+    report = manifest_check.check_manifest(manifest, index_base=config.index_base,
+                                           pypi_base=config.pypi_base or manifest_check.DEFAULT_PYPI_BASE)
+    code = ExitCode.OK if report.agree else ExitCode.INVALID_MANIFEST
+    if config.json:
+        render.document({"schema": "pybootstrap.manifest-check/1", **report.to_dict(),
+                         "manifest": manifest.describe(), "exit_code": int(code)})
+    else:
+        show.manifest_check(report, manifest.describe())
+    return int(code)

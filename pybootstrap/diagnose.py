@@ -1,16 +1,17 @@
-"""Known failure texts (torch, pip, nvidia-smi, Windows) mapped to a kind, concrete advice and extracted facts.
+"""diagnose: the failure kinds found in a text (pybootstrap.failures), explained with concrete advice and facts.
 
-Each rule's pattern was written against real pasted output (tests/data/errors/, with the issue URLs in
-INDEX.json); patterns use \\s+ between words because pasted messages are often wrapped or joined.
+Which text means which kind is decided by failures.classify alone; this module only words the findings:
+the facts each failure text carries (versions, names, paths) and advice drawn from the manifest.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from pybootstrap.manifest import Capability, Manifest
+from pybootstrap.failures import classify, explain
+from pybootstrap.manifest_model import Capability, Manifest
 
 
 @dataclass(frozen=True)
@@ -22,36 +23,19 @@ class Finding:
     advice: str
     facts: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         """The findings[] / diagnosis[] entry."""
         return {"kind": self.kind, "message": self.message, "advice": self.advice, "facts": dict(self.facts)}
 
 
-Explained = Optional[Tuple[str, str, Dict[str, Any]]]
+def known_finding(kind: str, message: Optional[str] = None, facts: Optional[Mapping[str, Any]] = None) -> Finding:
+    """A finding with the advice table's text for its kind (message replaced where given)."""
+    text = explain(kind)
+    return Finding(kind, message or text.message, text.advice, dict(facts or {}))
+
+
+Explained = Tuple[str, str, Dict[str, Any]]
 Explain = Callable[["re.Match[str]", str, Optional[Manifest]], Explained]
-
-# Line prefixes added by log collectors; removed so that wrapped messages read as one text again.
-_PREFIX = re.compile(
-    r"^(?:[A-Z][a-z]{2}\s+\d{1,2}\s\d\d:\d\d:\d\d\s\S+\s[^\s:]+:\s"   # journald / syslog
-    r"|\[rank\d+\]:\s?"                                               # torch.distributed
-    r"|[\w.-]+\s*\|\s"                                                # docker compose "svc_1   | "
-    r"|(?:\[(?!WinError|Errno)[^\]\n]{1,80}\]\s)+"                     # CI "[task ...] [step] "
-    r"|\d{4}-\d\d-\d\d[T ][\d:.,]+Z?\s+"                              # ISO timestamps
-    r"|>+\s?)")                                                       # quotes, the Python prompt
-_WINDOWS_PATH_LIMIT = 240  # MAX_PATH is 260 with the drive and NUL; deeper names fail with Errno 2
-
-
-def normalize(text: str) -> str:
-    """The text without per-line log prefixes (journald, docker compose, [rank0]:, CI tags)."""
-    lines = []
-    for line in (text or "").splitlines():
-        for _ in range(3):
-            stripped = _PREFIX.sub("", line, count=1)
-            if stripped == line:
-                break
-            line = stripped
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _search(pattern: str, text: str) -> Optional[str]:
@@ -85,22 +69,12 @@ def _floor(manifest: Optional[Manifest], major: int, fallback: str) -> str:
     return ", ".join(f"{v} or newer on {k.capitalize()}" for k, v in sorted(floors.items(), reverse=True))
 
 
-def has_code_for(archs: Iterable[Capability], cc: Capability) -> bool:
-    """Does a build with GPU code for these capabilities run on a GPU of capability cc?
-
-    The rule torch itself applies before it warns 'sm_XY is not compatible' (torch/cuda/__init__.py,
-    _check_capability): code of the same major revision at an equal or lower minor revision. Older PTX
-    is not counted: torch warns about it and many kernels then fail with 'no kernel image'.
-    """
-    return any(major == cc[0] and minor <= cc[1] for major, minor in archs)
-
-
 def _serving(manifest: Manifest, cc: Capability) -> List[Tuple[str, List[str]]]:
     """(torch version, [variant names]) of every release with code for cc, newest first."""
     out = []
     for release in manifest.releases:
         names = [v.name for v in release.variants
-                 if v.kind == "cuda" and any(has_code_for(a.sass, cc) for a in v.archs.values())]
+                 if v.kind == "cuda" and any(archs.serves(cc) for archs in v.archs.values())]
         if names:
             out.append((str(release.torch), names))
     return out
@@ -135,7 +109,7 @@ def _builds_for_cuda_major(manifest: Optional[Manifest], major: int) -> str:
     return ""
 
 
-# --- explanations -----------------------------------------------------------------------------
+# --- explanations of the kinds whose wording depends on the text --------------------------------------
 
 def _driver_too_old(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
     facts: Dict[str, Any] = {}
@@ -221,27 +195,19 @@ def _torch_not_cuda(m: "re.Match[str]", text: str, manifest: Optional[Manifest])
             "the PyTorch index for the right cuXXX variant and replaces only the torch family).", facts)
 
 
-def _fixed(message: str, advice: str) -> Explain:
-    return lambda m, text, manifest: (message, advice, {})
-
-
 def _library_mismatch(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
     version = _search(r"NVML\s+library\s+version:\s*(\d{2,4}\.\d{1,3}(?:\.\d{1,3})?)", text)
-    facts = {"nvml_library_version": version} if version else {}
-    return ("the NVIDIA kernel module and the user-space library have different versions (a driver update "
-            "without a reboot)" + (f"; the library is {version}" if version else ""),
-            "Reboot the machine so the new kernel module is loaded. If it persists after the reboot, reinstall "
-            f"the NVIDIA driver{' ' + version if version else ''} so module and library match.", facts)
+    fixed = explain("driver-library-mismatch")
+    if not version:
+        return fixed.message, fixed.advice, {}
+    return f"{fixed.message}; the library is {version}", fixed.advice, {"nvml_library_version": version}
 
 
 def _long_path(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
     path = m.groupdict().get("path")
     facts: Dict[str, Any] = {"os": "Windows"}
     if path is not None:
-        length = len(path.replace("\\\\", "\\"))
-        if length < _WINDOWS_PATH_LIMIT:
-            return None
-        facts["path_length"] = length
+        facts["path_length"] = len(path.replace("\\\\", "\\"))
     store = "PythonSoftwareFoundation.Python" in text
     return ("a Windows path was too long while installing (PyTorch and its dependencies have very deep paths)",
             "Enable long paths: as administrator run `reg add HKLM\\SYSTEM\\CurrentControlSet\\Control\\FileSystem "
@@ -281,10 +247,11 @@ def _no_matching(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) ->
         facts["index_url"] = index
     advice = ""
     variant = index.rstrip("/").rsplit("/", 1)[-1] if index and "download.pytorch.org" in index else None
-    known = sorted({v.name for r in manifest.releases for v in r.variants}) if manifest else []
-    if variant and known and variant not in known:
+    variants = {v.name: v.kind for r in manifest.releases for v in r.variants} if manifest else {}
+    if variant and variants and variant not in variants:
+        cuda = sorted(name for name, kind in variants.items() if kind == "cuda")
         advice = (f"{index} is not a PyTorch index ({variant} does not exist); the variants are "
-                  f"{', '.join(n for n in known if n.startswith('cu'))}. `pybootstrap plan` names the right one.")
+                  f"{', '.join(cuda)}. `pybootstrap plan` names the right one.")
     elif requested and "+" in requested and not index:
         local = requested.split("+", 1)[1]
         advice = (f"Versions with a local tag (+{local}) exist only on the PyTorch index: add --index-url "
@@ -313,86 +280,35 @@ def _out_of_memory(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) 
             "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to reduce fragmentation. The install is fine.", facts)
 
 
-def _smi_not_found(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
-    os_name = guess_os(text)
-    return ("nvidia-smi was not found",
-            "Install the NVIDIA driver (it ships nvidia-smi; on Windows it is in C:\\Windows\\System32, on Linux "
-            "in /usr/bin). In a container, start it with GPU access (docker run --gpus all). Without an NVIDIA GPU, "
-            "the CPU build is the right choice.", {"os": os_name} if os_name else {})
+def _with_os(kind: str) -> Explain:
+    """The table's text, and the OS the text was written on as a fact."""
+    def explained(m: "re.Match[str]", text: str, manifest: Optional[Manifest]) -> Explained:
+        os_name = guess_os(text)
+        return explain(kind).message, explain(kind).advice, {"os": os_name} if os_name else {}
+    return explained
 
 
-def _rx(pattern: str) -> "re.Pattern[str]":
-    return re.compile(pattern, re.I | re.M)
-
-
-# Order: root causes before the symptoms they produce (an arch warning explains a later "no kernel image").
-RULES: List[Tuple[str, "re.Pattern[str]", Explain]] = [
-    ("driver-too-old", _rx(
-        r"NVIDIA\s+driver\s+on\s+your\s+system\s+is\s+too\s+old(?:\s*\(found\s+version\s+(?P<code>\d{3,6})\))?"
-        r"|CUDA\s+driver\s+version\s+is\s+insufficient\s+for\s+CUDA\s+runtime\s+version|cudaErrorInsufficientDriver"),
-     _driver_too_old),
-    ("arch-unsupported", _rx(
-        r"\bwith\s+CUDA\s+capability\s+(?P<sm>sm_\d{2,3}[a-z]?)\s+is\s+not\s+compatible\s+"
-        r"with\s+the\s+current\s+PyTorch\s+installation"
-        r"|Found\s+GPU\d+[ \t]+(?P<name2>\S[^\n]{0,99}?)[ \t]+which\s+is\s+of\s+cuda\s+capability\s+"
-        r"(?P<cap>\d{1,2}\.\d)\.?"
-        r"\s+PyTorch\s+no\s+longer\s+supports\s+this\s+GPU"), _arch_unsupported),
-    ("no-kernel-image", _rx(r"no\s+kernel\s+image\s+is\s+available\s+for\s+execution\s+on\s+the\s+device"
-                            r"|cudaErrorNoKernelImageForDevice"), _no_kernel_image),
-    ("torch-not-cuda-build", _rx(r"Torch\s+not\s+compiled\s+with\s+CUDA\s+enabled"), _torch_not_cuda),
-    ("no-nvidia-driver", _rx(r"Found\s+no\s+NVIDIA\s+driver\s+on\s+your\s+system"), _fixed(
-        "PyTorch found no NVIDIA driver",
-        "Install the NVIDIA driver (https://www.nvidia.com/Download/index.aspx) and reboot; in a container, run it "
-        "with GPU access (docker run --gpus all). On a machine without an NVIDIA GPU this warning is harmless: the "
-        "CPU build is the right choice there.")),
-    ("driver-library-mismatch", _rx(r"Driver/library\s+version\s+mismatch"), _library_mismatch),
-    ("driver-not-loaded", _rx(
-        r"couldn.t\s+communicate\s+with\s+the\s+NVIDIA\s+driver|Failed\s+to\s+initialize\s+NVML:\s+Unknown\s+Error"),
-     _fixed("nvidia-smi cannot communicate with the NVIDIA driver (it is not loaded)",
-            "Reboot; if that does not help, reinstall the NVIDIA driver (on Linux, check that Secure Boot did not "
-            "block the unsigned module: mokutil --sb-state). In a container, start it with --gpus all.")),
-    ("no-devices", _rx(r"No\s+devices\s+were\s+found"),
-     _fixed("the NVIDIA driver is loaded but finds no GPU",
-            "Check that the GPU is seated, powered and enabled in the BIOS (Above 4G decoding / Resizable BAR for "
-            "new GPUs), and passed through to this VM or container; then reboot.")),
-    ("gpu-unavailable", _rx(r"Unable\s+to\s+determine\s+the\s+device\s+handle|GPU\s+is\s+lost"),
-     _fixed("the driver cannot use a GPU (device handle error / GPU lost)",
-            "Reboot; check power and cooling; look for Xid errors in the system log (dmesg).")),
-    ("long-path", _rx(r"WinError\s+206|filename\s+or\s+extension\s+is\s+too\s+long"
-                      r"|does\s+not\s+have\s+Windows\s+Long\s+Path\s+support\s+enabled"), _long_path),
-    ("long-path", _rx(r"(?:Errno\s+2\]|No\s+such\s+file\s+or\s+directory)[^\n']{0,40}'(?P<path>[A-Za-z]:\\[^'\n]+)'"),
-     _long_path),
-    ("dll-load-failed", _rx(r"WinError\s+(?:126|127|1114)\b|DLL\s+load\s+failed|Error\s+loading\s+\"[^\"\n]+\.dll\""),
-     _dll_load),
-    ("no-matching-distribution", _rx(r"Could\s+not\s+find\s+a\s+version\s+that\s+satisfies\s+the\s+requirement"
-                                     r"|No\s+matching\s+distribution\s+found\s+for"), _no_matching),
-    ("cuda-out-of-memory", _rx(r"CUDA\s+out\s+of\s+memory|OutOfMemoryError"), _out_of_memory),
-    ("nvidia-smi-not-found", _rx(
-        r"nvidia-smi\W{0,3}\s*(?:is\s+not\s+recognized|:\s+command\s+not\s+found|:\s+not\s+found)"
-        r"|command\s+not\s+found:\s+nvidia-smi|No\s+such\s+file\s+or\s+directory:\s+.?nvidia-smi"
-        # localized cmd.exe (pt, es, it, fr, de), often with mojibake: "'nvidia-smi' n?o ? reconhecido ..."
-        r"|^\W{0,2}nvidia-smi\W{0,2}\s+(?:\S{1,5}\s+){1,2}(?:reconhecido|reconoc\w*|riconosciuto|reconnu)\b"
-        r"|Der\s+Befehl\s+\W?nvidia-smi\W?\s+ist\s+entweder\s+falsch|nvidia-smi\W{0,4}\s*wird\s+nicht\s+als"),
-     _smi_not_found),
-]
-
-_UNKNOWN_ADVICE = ("Run `pybootstrap verify --python PATH` on the environment (it reports the exact cause), or paste "
-                   "the full output including the first error lines.")
+_EXPLAIN: Dict[str, Explain] = {
+    "driver-too-old": _driver_too_old,
+    "arch-unsupported": _arch_unsupported,
+    "no-kernel-image": _no_kernel_image,
+    "torch-not-cuda-build": _torch_not_cuda,
+    "driver-library-mismatch": _library_mismatch,
+    "long-path": _long_path,
+    "dll-load-failed": _dll_load,
+    "no-matching-distribution": _no_matching,
+    "cuda-out-of-memory": _out_of_memory,
+    "nvidia-smi-not-found": _with_os("nvidia-smi-not-found"),
+}
 
 
 def diagnose_text(text: str, manifest: Optional[Manifest] = None) -> List[Finding]:
-    """Every known problem in the text, in the order of RULES; one 'unknown' finding when nothing matched."""
-    clean = normalize(text)
+    """Every known problem in the text, in the order of failures.RULES; one 'unknown' finding when none."""
     findings: List[Finding] = []
-    for kind, pattern, explain in RULES:
-        if any(f.kind == kind for f in findings):
-            continue
-        for match in pattern.finditer(clean):
-            explained = explain(match, clean, manifest)
-            if explained:
-                message, advice, facts = explained
-                findings.append(Finding(kind, message, advice, facts))
-                break
-    if not findings:
-        findings.append(Finding("unknown", "no known problem was recognised in this text", _UNKNOWN_ADVICE))
-    return findings
+    for kind, match in classify(text):
+        if kind in _EXPLAIN:
+            message, advice, facts = _EXPLAIN[kind](match, match.string, manifest)
+            findings.append(Finding(kind, message, advice, facts))
+        else:
+            findings.append(known_finding(kind))
+    return findings or [known_finding("unknown")]

@@ -5,18 +5,18 @@ The order of these steps is pybootstrap.commands'."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pybootstrap import _subprocess, diskspace, environments, execute, index_check, render, steps, verify, wheelhouse
 from pybootstrap.environments import Target
 from pybootstrap.errors import EnvironmentProblem, InstallError, NetworkError, UsageError
-from pybootstrap.hardware import Hardware
 from pybootstrap.index_check import IndexPage
 from pybootstrap.installers import conda as conda_inst
 from pybootstrap.installers import pip as pip_inst
-from pybootstrap.manifest import Manifest
-from pybootstrap.planner import Build, Plan, Request, python_key, python_xy
+from pybootstrap.machine import Hardware
+from pybootstrap.manifest_model import Manifest, parse_variant_name, python_key, python_xy
+from pybootstrap.plan_model import Build, Chosen, Plan, Request
 from pybootstrap.settings import Settings
 from pybootstrap.wheelhouse import Wheelhouse
 
@@ -98,12 +98,12 @@ def plan_for_new_conda_env(request: Request, manifest: Manifest, hw: Hardware,
     for python in versions:
         if python == own:
             continue
-        candidate = hw._replace(python_version=python)
+        candidate = replace(hw, python_version=python)
         p = steps.plan_of(request, manifest, candidate)
-        if p.build is not None:
+        if p.status == "ok":
             why = (f"the new conda environment gets Python {python}, because torch {p.build.torch} has no "
                    f"{hw.os} packages for Python {own} (the Python running pybootstrap)")
-            return p._replace(reasons=p.reasons + (why,)), candidate
+            return p.with_reasons(why), candidate
     return first, hw
 
 
@@ -161,8 +161,8 @@ def check_room(build: Build, hw: Hardware, target: Target, *, page: Optional[Ind
 
 def kind_of(build: Build) -> str:
     """cuda, rocm, xpu or cpu: the kind of the build's variant."""
-    return "cuda" if build.cuda else build.variant.rstrip("0123456789.") if build.variant.startswith("rocm") else (
-        "xpu" if build.variant == "xpu" else "cpu")
+    name = parse_variant_name(build.variant)
+    return name.kind if name else "cpu"
 
 
 # --- the commands of a run ----------------------------------------------------------------------
@@ -170,11 +170,10 @@ def kind_of(build: Build) -> str:
 CLOSED_REQUIREMENTS = "<the files pybootstrap-wheelhouse.json lists, with their SHA-256>"
 
 
-def install_steps(p: Plan, target: Target, hw: Hardware, recreate: bool = False,
+def install_steps(p: Chosen, target: Target, hw: Hardware, recreate: bool = False,
                   house: Optional[Wheelhouse] = None) -> List[List[str]]:
     """Every command install would run, concretely (for --dry-run and the log): create, then install (from a
     closed wheelhouse: exactly its listed files)."""
-    assert p.build is not None
     argvs: List[List[str]] = []
     if not target.exists or recreate:
         if target.kind == "conda":
@@ -214,10 +213,9 @@ def create_environment(target: Target, create_argv: List[str], *, recreate: bool
     environments.check_allowed(target, info)
 
 
-def install_packages(p: Plan, target: Target, *, interactive: bool, house: Optional[Wheelhouse] = None) -> None:
+def install_packages(p: Chosen, target: Target, *, interactive: bool, house: Optional[Wheelhouse] = None) -> None:
     """Run the plan's install commands in the target, with retries on network failures; from a closed wheelhouse,
     exactly its listed files, each checked by pip against its SHA-256."""
-    assert p.build is not None
     folders = [str(target.prefix)]
     if house is not None and p.build.installer == "pip":
         with wheelhouse.requirements_file(house) as requirements:

@@ -1,12 +1,16 @@
-"""Pure parsers for nvidia-smi output: the CSV query, the default table, ``-L``, and its errors.
+"""Pure parsers for nvidia-smi output: the CSV query, the default table and ``-L``.
 
-Every function here takes text and returns values; none runs anything, none raises on bad input.
+Every function here takes text and returns values; none runs anything, none raises on bad input. What an
+error text means is decided by pybootstrap.failures, the classifier diagnose uses too.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
+
+from pybootstrap.failures import detection_kind
 
 #: The structured query, first choice (compute_cap needs driver 510+; older drivers refuse the field).
 QUERY_FIELDS = ("index", "name", "driver_version", "memory.total", "compute_cap")
@@ -18,79 +22,29 @@ _NULLISH = {"", "n/a", "[n/a]", "err!", "[unknown error]", "[not supported]", "n
             "[requested functionality has been deprecated]"}
 
 
+@dataclass(frozen=True)
 class SmiGpu:
     """One physical GPU as nvidia-smi printed it (name None when the output does not say)."""
 
-    __slots__ = ("index", "name", "memory_mib", "compute_capability", "name_truncated")
-
-    def __init__(self, index: int, name: Optional[str], memory_mib: Optional[int] = None,
-                 compute_capability: Optional[str] = None, name_truncated: bool = False) -> None:
-        self.index = index
-        self.name = name
-        self.memory_mib = memory_mib
-        self.compute_capability = compute_capability
-        self.name_truncated = name_truncated
-
-    def __repr__(self) -> str:
-        return f"SmiGpu({self.index}, {self.name!r}, memory_mib={self.memory_mib}, cc={self.compute_capability})"
+    index: int
+    name: Optional[str]
+    memory_mib: Optional[int] = None
+    compute_capability: Optional[str] = None
+    name_truncated: bool = False
 
 
+@dataclass(frozen=True)
 class SmiReport:
     """What one piece of nvidia-smi output says."""
 
-    __slots__ = ("form", "driver_version", "cuda_version", "smi_version", "gpus", "mig_devices", "error_kind",
-                 "warnings")
-
-    def __init__(self, form: str, driver_version: Optional[str] = None, cuda_version: Optional[str] = None,
-                 smi_version: Optional[str] = None, gpus: Optional[List[SmiGpu]] = None, mig_devices: int = 0,
-                 error_kind: Optional[str] = None, warnings: Optional[List[str]] = None) -> None:
-        self.form = form  # "csv" | "table" | "list" | "error" | "unknown"
-        self.driver_version = driver_version
-        self.cuda_version = cuda_version
-        self.smi_version = smi_version
-        self.gpus: List[SmiGpu] = gpus if gpus is not None else []
-        self.mig_devices = mig_devices
-        self.error_kind = error_kind
-        self.warnings: List[str] = warnings if warnings is not None else []
-
-    def __repr__(self) -> str:
-        return (f"SmiReport({self.form!r}, driver={self.driver_version}, cuda={self.cuda_version}, "
-                f"gpus={self.gpus!r}, error={self.error_kind})")
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-# Order matters: the most specific failure wins when one output holds several messages.
-# Kept as text and compiled on first use (by re's cache): a healthy detect never needs them.
-_ERROR_PATTERNS: Tuple[Tuple[str, str], ...] = (
-    ("driver-library-mismatch", r"Driver/library version mismatch"),
-    ("gpu-unavailable", r"Unable to determine the device handle|GPU is lost|"
-                        r"GPU access blocked by the operating system|Insufficient Permissions|Unable to query"),
-    ("driver-not-loaded", r"couldn'?t communicate with the NVIDIA driver|NVIDIA kernel module.*not loaded|"
-                          r"Failed to initialize NVML|NVML library not found|couldn'?t find libnvidia-ml|"
-                          r"Unable to load the NVIDIA driver|nvidia-smi has failed"),
-    ("no-devices", r"No devices were found|No NVIDIA GPUs? (?:found|detected)"),
-    # cmd.exe and PowerShell in several languages; mojibake (a wrongly decoded code page) turns each
-    # accented letter into one or two other characters, hence the ".{1,2}".
-    ("nvidia-smi-not-found",
-     r"is not recognized as (?:an internal or external command|the name of a cmdlet)|"
-     r"command not found|nvidia-smi: not found|No such file or directory|not found in PATH|"
-     r"n.{1,3}est pas reconnu|wird nicht als interner oder externer Befehl|wurde nicht als Name|"
-     r"ist entweder falsch geschrieben|no se reconoce como|non .{1,2} riconosciuto come|"
-     r"n.{1,2}o .{1,2} reconhecido como|nie jest rozpoznawan|"
-     r"\u043d\u0435 \u044f\u0432\u043b\u044f\u0435\u0442\u0441\u044f "
-     r"\u0432\u043d\u0443\u0442\u0440\u0435\u043d\u043d\u0435\u0439|"
-     r"\u4e0d\u662f\u5185\u90e8\u6216\u5916\u90e8\u547d\u4ee4|"
-     r"\u5185\u90e8\u30b3\u30de\u30f3\u30c9\u307e\u305f\u306f\u5916\u90e8\u30b3\u30de\u30f3\u30c9"),
-)
-
-
-def classify_error(text: str) -> Optional[str]:
-    """The contract error kind that this nvidia-smi output reports, or None if it reports none."""
-    for kind, pattern in _ERROR_PATTERNS:
-        if re.search(pattern, text or "", re.I):
-            return kind
-    return None
+    form: str  # "csv" | "table" | "list" | "error" | "unknown"
+    driver_version: Optional[str] = None
+    cuda_version: Optional[str] = None
+    smi_version: Optional[str] = None
+    gpus: Tuple[SmiGpu, ...] = ()
+    mig_devices: int = 0
+    error_kind: Optional[str] = None
+    warnings: Tuple[str, ...] = ()
 
 
 def is_invalid_field_error(text: str) -> bool:
@@ -170,7 +124,8 @@ def parse_csv(text: str) -> Optional[SmiReport]:
     header = _csv_header_map(rows[0])
     if header is not None:
         rows = rows[1:]
-    report = SmiReport(form="csv")
+    gpus: List[SmiGpu] = []
+    driver_version: Optional[str] = None
     for cells in rows:
         if header is not None and _csv_header_map(cells) is not None:
             continue  # the header again (outputs pasted one after another)
@@ -182,18 +137,17 @@ def parse_csv(text: str) -> Optional[SmiReport]:
         if "index" in values and not index_text.isdigit():
             continue
         driver = _clean(values.get("driver_version", "")) or _clean(values.get("kmd_version", ""))
-        if driver and _is_driver_version(driver) and report.driver_version is None:
-            report.driver_version = driver
+        if driver and _is_driver_version(driver) and driver_version is None:
+            driver_version = driver
         name = _clean(values.get("name", ""))
         memory = parse_memory_mib(values.get("memory", ""))
         capability = parse_capability(values.get("compute_cap", ""))
         if name or capability or memory is not None:
-            index = int(index_text) if index_text.isdigit() and len(index_text) < 6 else len(report.gpus)
-            report.gpus.append(SmiGpu(index=index, name=name, memory_mib=memory,
-                                      compute_capability=capability))
-    if not report.gpus and report.driver_version is None:
+            index = int(index_text) if index_text.isdigit() and len(index_text) < 6 else len(gpus)
+            gpus.append(SmiGpu(index=index, name=name, memory_mib=memory, compute_capability=capability))
+    if not gpus and driver_version is None:
         return None
-    return report
+    return SmiReport(form="csv", driver_version=driver_version, gpus=tuple(gpus))
 
 
 # --- default table ----------------------------------------------------------------------------
@@ -231,41 +185,39 @@ def parse_table(text: str) -> Optional[SmiReport]:
     """Parse the default ``nvidia-smi`` table (or a fragment of it); None if it holds none."""
     lines = [ln.rstrip() for ln in (text or "").splitlines()]
     header_at = next((i for i, ln in enumerate(lines) if _HEADER_RE.search(ln)), None)
-    report = SmiReport(form="table")
+    smi = driver = cuda = None
+    warnings: List[str] = []
     if header_at is not None:
-        header = lines[header_at]
-        smi = _HEADER_RE.search(header)
-        report.smi_version = _version_or_none(smi.group("smi")) if smi else None
-        driver = _DRIVER_RE.search(header)
-        report.driver_version = _version_or_none(driver.group("v")) if driver else None
-        cuda = _CUDA_RE.search(header)
-        report.cuda_version = _version_or_none(cuda.group("v")) if cuda else None
-        report.warnings = [ln.strip() for ln in lines[:header_at]
-                           if ln.strip() and not ln.lstrip().startswith(("+", "|"))
-                           and not _TIMESTAMP_RE.match(ln.strip())]
+        smi, driver, cuda = (_version_or_none(m.group(group)) if m else None
+                             for m, group in ((_HEADER_RE.search(lines[header_at]), "smi"),
+                                              (_DRIVER_RE.search(lines[header_at]), "v"),
+                                              (_CUDA_RE.search(lines[header_at]), "v")))
+        warnings = [ln.strip() for ln in lines[:header_at]
+                    if ln.strip() and not ln.lstrip().startswith(("+", "|")) and not _TIMESTAMP_RE.match(ln.strip())]
     mig_at = next((i for i, ln in enumerate(lines) if "MIG devices:" in ln), len(lines))
-    current: Optional[SmiGpu] = None
+    gpus: List[SmiGpu] = []
+    in_block = False  # inside the block of gpus[-1]: its memory is on a later line
     for line in lines[:mig_at]:
         if not line.startswith("|"):
-            current = None  # a "+---" rule or a blank line ends a GPU's block
+            in_block = False  # a "+---" rule or a blank line ends a GPU's block
             continue
         cells = line.split("|")
         match = _GPU_CELL_RE.match(cells[1]) if len(cells) > 3 else None
         if match and _BUS_RE.match(cells[2]):
             name, truncated = _split_name(match.group("rest"))
-            current = SmiGpu(index=int(match.group("index")), name=name, name_truncated=truncated)
-            report.gpus.append(current)
+            gpus.append(SmiGpu(index=int(match.group("index")), name=name, name_truncated=truncated))
+            in_block = True
             if name is None:
-                report.warnings.append(f"GPU {current.index} shows ERR! instead of its name: "
-                                       "the driver cannot read it")
+                warnings.append(f"GPU {gpus[-1].index} shows ERR! instead of its name: the driver cannot read it")
             continue
         found = _MEMORY_RE.search(line)
-        if current is not None and current.memory_mib is None and found:
-            current.memory_mib = int(found.group("total"))
-    report.mig_devices = sum(1 for ln in lines[mig_at:] if _MIG_ROW_RE.match(ln))
-    if header_at is None and not report.gpus and not report.mig_devices:
+        if in_block and gpus[-1].memory_mib is None and found:
+            gpus[-1] = replace(gpus[-1], memory_mib=int(found.group("total")))
+    mig_devices = sum(1 for ln in lines[mig_at:] if _MIG_ROW_RE.match(ln))
+    if header_at is None and not gpus and not mig_devices:
         return None
-    return report
+    return SmiReport(form="table", driver_version=driver, cuda_version=cuda, smi_version=smi, gpus=tuple(gpus),
+                     mig_devices=mig_devices, warnings=tuple(warnings))
 
 
 # --- nvidia-smi -L ----------------------------------------------------------------------------
@@ -276,17 +228,18 @@ _MIG_LIST_RE = re.compile(r"^\s+MIG\s+")
 
 def parse_list(text: str) -> Optional[SmiReport]:
     """Parse ``nvidia-smi -L``; MIG lines count as slices, not GPUs. None if no GPU line."""
-    report = SmiReport(form="list")
+    gpus: List[SmiGpu] = []
+    mig_devices = 0
     for line in (text or "").splitlines():
         if _MIG_LIST_RE.match(line):
-            report.mig_devices += 1
+            mig_devices += 1
             continue
         match = _LIST_RE.match(line.strip())
         if match:
             name = _clean(match.group("name"))
-            report.gpus.append(SmiGpu(index=int(match.group("index")), name=name,
-                                      name_truncated=bool(name and name.endswith("..."))))
-    return report if report.gpus else None
+            gpus.append(SmiGpu(index=int(match.group("index")), name=name,
+                               name_truncated=bool(name and name.endswith("..."))))
+    return SmiReport(form="list", gpus=tuple(gpus), mig_devices=mig_devices) if gpus else None
 
 
 # --- any form ---------------------------------------------------------------------------------
@@ -300,12 +253,18 @@ def parse_any(text: str) -> SmiReport:
             # A table with GPUs can still mention an error word (a process named "Insufficient
             # Permissions"); only output without any GPU is asked what went wrong.
             if not report.gpus and not report.mig_devices:
-                report.error_kind = classify_error(text)
+                return replace(report, error_kind=detection_kind(text))
             return report
-    kind = classify_error(text)
+    kind = detection_kind(text)
     if kind is not None:
         return SmiReport(form="error", error_kind=kind)
     return SmiReport(form="unknown", error_kind="unparseable")
+
+
+def parse_proc_model(text: str) -> Optional[str]:
+    """The GPU name from Linux ``/proc/driver/nvidia/gpus/<bus id>/information`` ("Model: ...")."""
+    match = re.search(r"^Model:[ \t]*(\S.*?)[ \t]*$", text or "", re.M)
+    return match.group(1) if match else None
 
 
 def parse_proc_version(text: str) -> Optional[str]:

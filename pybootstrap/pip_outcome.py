@@ -15,11 +15,16 @@ from pybootstrap.redact import redact
 class Result(Protocol):
     """What a run of a command left (pybootstrap._subprocess.CommandResult)."""
 
-    returncode: Optional[int]
-    stdout: str
-    stderr: str
-    timed_out: bool
-    error: Optional[str]
+    @property
+    def returncode(self) -> Optional[int]: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def timed_out(self) -> bool: ...
+    @property
+    def error(self) -> Optional[str]: ...
 
     def output_tail(self, lines: int = ...) -> str:
         """The last lines of the output, secrets redacted."""

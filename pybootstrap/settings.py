@@ -16,8 +16,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap.errors import UsageError
-from pybootstrap.manifest import OSES, Capability, DriverVersion
-from pybootstrap.planner import PACKAGES, Request
+from pybootstrap.manifest_model import OSES, Capability, DriverVersion, cuda_variant_name, parse_variant_name
+from pybootstrap.plan_model import PACKAGES, Request
 
 #: Commands that plan a build (they take the selection, source and what-if flags).
 PLANNING_COMMANDS = ("plan", "install", "download")
@@ -58,8 +58,9 @@ class TargetChoice:
 
 
 @dataclass(frozen=True)
-class Expected:
-    """The build verify checks against (--torch / --variant); None fields are not checked."""
+class ExpectedBuild:
+    """verify --torch / --variant: the build to check against (judge.Expected is made from it); None fields
+    are not checked."""
 
     torch: Optional[str]
     variant: Optional[str]
@@ -76,22 +77,25 @@ class Settings:
 
     command: str
     home: Path
-    action: Optional[str] = None  # manifest validate | show
+    action: Optional[str] = None  # manifest validate | show | check
     argv: Tuple[str, ...] = ()
     json: bool = False
     verbosity: int = 0  # -v raises, -q lowers
     ci: bool = False  # $CI is set: no terminal progress bars even on a terminal
     manifest: Optional[str] = None
+    manifest_channel: Optional[str] = None  # --manifest-channel URL: the newest manifest, cached under home
     smi_file: Optional[str] = None
     what_if: WhatIf = WhatIf()
     request: Request = Request()
-    expected: Optional[Expected] = None
+    expected: Optional[ExpectedBuild] = None
     target: TargetChoice = TargetChoice()
     log: Optional[str] = None
     dry_run: bool = False
     to: Optional[Path] = None
     file: Optional[str] = None  # diagnose FILE
     source: Optional[str] = None  # manifest validate PATH_OR_URL
+    index_base: Optional[str] = None  # manifest check --index-base URL
+    pypi_base: Optional[str] = None  # manifest check --pypi-base URL
     sources: Mapping[str, str] = field(default_factory=dict)  # option -> "--flag" or "PYBOOTSTRAP_NAME"
     described: Tuple[str, ...] = ()  # "variant cu118 (from --variant)" lines for the log
 
@@ -185,16 +189,15 @@ def parse_torch(value: Optional[str], sources: Mapping[str, str]) -> Optional[st
 
 
 def parse_variant(variant: Optional[str], cuda: Optional[str], sources: Mapping[str, str]) -> Optional[str]:
-    """--variant cu124 / --cuda 12.4 (the same thing; they must agree)."""
+    """--variant cu124 / --cuda 12.4 (the same thing; they must agree). Names follow manifest_model's one rule."""
     from_cuda = None
     if cuda is not None:
-        match = re.fullmatch(r"\s*(\d{1,2})\.(\d)\s*", cuda)
-        if not match:
+        if not re.fullmatch(r"\s*\d{1,2}\.\d\s*", cuda):
             raise _bad(sources, "cuda", cuda, 'expected a CUDA version like "12.4"')
-        from_cuda = f"cu{int(match.group(1))}{int(match.group(2))}"
+        from_cuda = cuda_variant_name(Version(cuda.strip()))
     if variant is not None:
         variant = variant.strip().lower()
-        if not re.fullmatch(r"cpu|cu\d{2,3}|rocm\d+(\.\d+)*|xpu", variant):
+        if parse_variant_name(variant) is None:
             raise _bad(sources, "variant", variant, "expected cpu, cuXYZ (e.g. cu124), rocmX.Y or xpu")
         if from_cuda and from_cuda != variant:
             raise UsageError(f"--variant {variant} and --cuda {cuda} disagree", "Give only one of them.")
@@ -203,8 +206,8 @@ def parse_variant(variant: Optional[str], cuda: Optional[str], sources: Mapping[
 
 def cuda_of_variant(variant: Optional[str]) -> Optional[str]:
     """'cu124' -> '12.4', 'cu92' -> '9.2'; None for cpu, rocm, xpu."""
-    match = re.fullmatch(r"cu(\d{1,2})(\d)", variant or "")
-    return f"{int(match.group(1))}.{match.group(2)}" if match else None
+    parsed = parse_variant_name(variant) if variant else None
+    return str(parsed.cuda) if parsed is not None and parsed.cuda is not None else None
 
 
 def parse_installer(value: Optional[str], sources: Mapping[str, str]) -> Optional[str]:
@@ -313,12 +316,13 @@ def resolve_target(values: Mapping[str, Any], sources: Mapping[str, str], enviro
                         source=sources.get(given[0], flag_of(given[0])) if given else "default")
 
 
-def resolve_expected(values: Mapping[str, Any], sources: Mapping[str, str]) -> Optional[Expected]:
+def resolve_expected(values: Mapping[str, Any], sources: Mapping[str, str]) -> Optional[ExpectedBuild]:
     """verify --torch / --variant: the build the environment should hold."""
     if not (values.get("torch") or values.get("variant")):
         return None
     variant = parse_variant(values.get("variant"), None, sources)
-    return Expected(torch=parse_torch(values.get("torch"), sources), variant=variant, cuda=cuda_of_variant(variant))
+    return ExpectedBuild(torch=parse_torch(values.get("torch"), sources), variant=variant,
+                         cuda=cuda_of_variant(variant))
 
 
 def example_folder() -> str:
@@ -344,13 +348,16 @@ def resolve(values: Mapping[str, Any], sources: Mapping[str, str], environ: Mapp
         command=command, home=home_dir(environ), action=values.get("manifest_command"), argv=tuple(argv),
         json=bool(values.get("json")),
         verbosity=int(values.get("verbose") or 0) - int(values.get("quiet") or 0), ci="CI" in environ,
-        manifest=values.get("manifest"), smi_file=values.get("nvidia_smi_file"),
+        manifest=values.get("manifest"), manifest_channel=values.get("manifest_channel"),
+        smi_file=values.get("nvidia_smi_file"),
         what_if=resolve_what_if(values, sources) if planning else WhatIf(),
         request=build_request(values, sources) if planning else Request(),
         expected=resolve_expected(values, sources) if command == "verify" else None,
         target=resolve_target(values, sources, environ) if command in TARGET_COMMANDS else TargetChoice(),
         log=values.get("log"), dry_run=bool(values.get("dry_run")), to=_path(values.get("to")),
-        file=values.get("file"), source=values.get("source"), sources=dict(sources),
+        file=values.get("file"), source=values.get("source"),
+        index_base=parse_url(values.get("index_base"), "index_base", sources),
+        pypi_base=parse_url(values.get("pypi_base"), "pypi_base", sources), sources=dict(sources),
         described=describe_sources(values, sources))
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
 from pybootstrap import render
-from pybootstrap.hardware import Hardware
-from pybootstrap.planner import Plan, summarize_rejections
+from pybootstrap.machine import Hardware
+from pybootstrap.plan_model import Plan
+from pybootstrap.plan_reasons import summarize_rejections
 
 if TYPE_CHECKING:  # for annotations only: detect and plan do not load verification and diagnosis
     from pybootstrap.diagnose import Finding
-    from pybootstrap.verify import Verification
+    from pybootstrap.judge import Verification
+    from pybootstrap.manifest_check import CheckReport
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -48,16 +50,18 @@ def no_usable_gpu(hw: Hardware) -> None:
 
 def plan(p: Plan) -> None:
     """The chosen build, why, what was not chosen, and the commands; or why nothing fits."""
-    if p.build is None:
+    if p.status != "ok":
         render.message("No compatible build", "error")
         render.lines(p.reasons, "warn")
         render.lines(summarize_rejections(p), "dim")
         if p.advice:
             render.message(f"  what to do: {p.advice}", "warn")
+        manifest(p.manifest)
         return
     b = p.build
     render.message(f"Plan: torch {b.torch} {b.variant} via {b.installer}", "ok")
     render.lines(p.reasons)
+    manifest(p.manifest)
     rejected = summarize_rejections(p, limit=6 if render.verbosity() <= 0 else 100)
     if rejected:
         render.message("  not chosen:", "dim")
@@ -65,6 +69,12 @@ def plan(p: Plan) -> None:
     render.message("Commands:", "title")
     for command in p.commands:
         render.message("  " + command_line(command))
+
+
+def manifest(info: Mapping[str, Optional[str]]) -> None:
+    """Which manifest was used, and why (Manifest.describe())."""
+    render.message(f"  manifest: {info['source']} ({info['detail']})"
+                   + (f", facts of {info['updated']}" if info.get("updated") else ""), "dim")
 
 
 def dry_run(steps: Sequence[Sequence[str]]) -> None:
@@ -103,6 +113,27 @@ def builds(rows: List[Dict[str, Any]]) -> None:
         if row["torch"] != current:
             current = row["torch"]
             render.message(f"torch {current}  (torchvision {row['torchvision'] or '-'}, torchaudio "
-                           f"{row['torchaudio'] or '-'})", "title")
+                           f"{row['torchaudio'] or '-'}; matrix {row['matrix']})", "title")
         plats = "; ".join(f"{k} {'/'.join(v)}" for k, v in row["platforms"].items())
         render.message(f"  {row['variant']:<10} {plats:<36} {row['archs'].get('linux') or ''}")
+
+
+def manifest_check(report: CheckReport, info: Mapping[str, Optional[str]]) -> None:
+    """manifest check: what the index has that the manifest lacks, and the reverse."""
+    manifest(info)
+    render.message(f"  index: {report.index_base} ({report.listings_read} listings read); PyPI: {report.pypi_base}",
+                   "dim")
+    titles = {"missing": ("The manifest promises what the index does not have:", "error"),
+              "mismatch": ("Companions that disagree with their wheels' Requires-Dist:", "error"),
+              "addition": ("On the index but not in the manifest (add them):", "warn"),
+              "note": ("Notes:", "dim")}
+    for kind, (title, level) in titles.items():
+        found = report.of_kind(kind)
+        if found:
+            render.message(title, level)
+            render.lines([f.message for f in found], "info" if kind != "note" else "dim")
+    if report.agree:
+        render.message("The manifest and the indexes agree.", "ok")
+    else:
+        render.message("The manifest and the indexes differ: edit manifests/pytorch.json (README, 'Add a PyTorch "
+                       "release'), then run `pybootstrap manifest check` again.", "error")

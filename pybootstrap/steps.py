@@ -8,16 +8,25 @@ from typing import Any, Dict, Optional
 
 from pybootstrap import environments
 from pybootstrap.errors import EnvironmentProblem
-from pybootstrap.hardware import Hardware, apply_overrides, detect
+from pybootstrap.hardware import apply_overrides, detect
 from pybootstrap.installers import build_commands
-from pybootstrap.manifest import Manifest, load_manifest
-from pybootstrap.planner import Plan, Request, plan
+from pybootstrap.machine import Hardware
+from pybootstrap.manifest_model import Manifest
+from pybootstrap.plan_model import Plan, Request
+from pybootstrap.planner import plan
 from pybootstrap.settings import Settings, TargetChoice
 
 
 def manifest_of(config: Settings) -> Manifest:
-    """--manifest, else the manifest shipped with the package."""
-    return load_manifest(config.manifest)
+    """--manifest, else the manifest channel (or its cached copy), else the manifest shipped with the package."""
+    if not config.manifest_channel:  # the channel's HTTP and cache code is loaded only when a channel is set
+        from pybootstrap.manifest import load_manifest
+
+        return load_manifest(config.manifest)
+    from pybootstrap.manifest_channel import resolve_manifest
+
+    return resolve_manifest(config.manifest, config.manifest_channel, offline=config.request.offline,
+                            cache_dir=config.home / "cache")
 
 
 def hardware_of(config: Settings, manifest: Manifest, python_version: Optional[str] = None) -> Hardware:
@@ -49,12 +58,8 @@ def plan_of(request: Request, manifest: Manifest, hw: Hardware) -> Plan:
         from pybootstrap import wheelhouse
 
         request, note = wheelhouse.offline_defaults(request)
-    result = plan(manifest, hw, request)
-    if note:
-        result = result._replace(reasons=result.reasons + (note,))
-    if result.build is not None:
-        result = result._replace(commands=build_commands(result.build, result.request, result.hardware.arch))
-    return result
+    result = plan(manifest, hw, request, commands=build_commands)
+    return result.with_reasons(note) if note else result
 
 
 def plan_document(p: Plan) -> Dict[str, Any]:

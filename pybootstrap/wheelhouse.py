@@ -13,16 +13,15 @@ import os
 import shutil
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, AbstractSet, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 from pybootstrap.errors import EnvironmentProblem, IntegrityError, NoCompatibleBuildError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pybootstrap.planner import Build, Request
+from pybootstrap.plan_model import Build, Request
 
 LISTING = "pybootstrap-wheelhouse.json"
 SCHEMA = "pybootstrap.wheelhouse/1"
@@ -140,7 +139,7 @@ def local_folders(find_links: Sequence[str]) -> List[str]:
     return [f for f in find_links if "://" not in f]
 
 
-def offline_defaults(request: "Request") -> Tuple["Request", Optional[str]]:
+def offline_defaults(request: Request) -> Tuple[Request, Optional[str]]:
     """Offline, without --torch / --variant: plan the build that `download` put in the wheel folder."""
     if not request.offline or request.torch or request.variant:
         return request, None
@@ -154,13 +153,13 @@ def offline_defaults(request: "Request") -> Tuple["Request", Optional[str]]:
         torch, variant = house.builds[0].get("torch"), house.builds[0].get("variant")
         if isinstance(torch, str) and isinstance(variant, str):
             note = f"offline: torch {torch} {variant}, the build `pybootstrap download` put in {folder}"
-            return request._replace(torch=torch, variant=variant, variant_from=f"the wheel folder {folder}"), note
+            return replace(request, torch=torch, variant=variant, variant_from=f"the wheel folder {folder}"), note
     return request, None
 
 
 # --- does it hold the planned build? ----------------------------------------------------------------
 
-def missing(wheelhouse: Wheelhouse, build: "Build") -> List[str]:
+def missing(wheelhouse: Wheelhouse, build: Build) -> List[str]:
     """What the plan needs that the listings do not hold ("torch 2.14.1 cpu", ...); empty when it holds all."""
     variants = {str(b.get("variant")) for b in wheelhouse.builds if b.get("variant")}
     out: List[str] = []
@@ -171,7 +170,7 @@ def missing(wheelhouse: Wheelhouse, build: "Build") -> List[str]:
     return out
 
 
-def holds(wheelhouse: Wheelhouse, build: "Build") -> bool:
+def holds(wheelhouse: Wheelhouse, build: Build) -> bool:
     """True when the listed files include the planned torch (version and variant) and its companions."""
     return not missing(wheelhouse, build)
 
@@ -184,7 +183,7 @@ def _is_build(listed: ListedFile, project: str, version: str, variant: str, list
     return listed.version.local == variant if listed.version.local else variant in listing_variants
 
 
-def require(wheelhouse: Wheelhouse, build: "Build") -> None:
+def require(wheelhouse: Wheelhouse, build: Build) -> None:
     """Refuse (exit 3) before anything is created when the folders do not hold the planned build."""
     lacking = missing(wheelhouse, build)
     if not lacking:
@@ -197,7 +196,7 @@ def require(wheelhouse: Wheelhouse, build: "Build") -> None:
         f"{build.torch} --variant {build.variant} --to DIR` on a machine with internet access.")
 
 
-def require_plain(folders: Sequence[str], build: "Build") -> None:
+def require_plain(folders: Sequence[str], build: Build) -> None:
     """A folder without a listing (filled by hand) must at least hold a wheel of the planned torch version,
     or nothing is created (exit 3); pip then picks among its wheels."""
     if any(_has_torch_wheel(Path(folder), build.torch) for folder in folders):

@@ -2,8 +2,16 @@
 
 The fake torch behaves like the real one where pybootstrap looks: __version__, torch.version.cuda,
 torch.cuda.is_available() / device_count() / get_device_name() / get_device_capability() /
-get_arch_list(), torch.backends.cudnn.version(), and a tiny tensor type for the probe's matrix product.
-Its behaviour comes from _fake_config.json inside the package, so one generator covers every failure.
+get_arch_list(), torch.backends.cudnn.version(), and a tiny tensor type for the probe's matrix products.
+The fake torchvision has ops.nms, the fake torchaudio functional.mu_law_encoding (both computed for real).
+Each package's behaviour comes from the _fake_config.json inside it, so one generator covers every failure:
+
+torch_config(..., cpu_matmul_error="...")      a matrix product on the CPU raises
+torch_config(..., cpu_matmul_wrong=True)       ... comes out wrong
+torch_config(..., matmul_error / matmul_wrong) the same on the GPU
+torch_config("2.14.1+cu126", "12.6")           another build than a CPU plan (label and torch.version.cuda)
+companion_config("0.20.1", import_error=NMS_OPERATOR_ERROR)   a torchvision made for another torch
+companion_config("2.5.1", wrong_result=True)   a torchvision / torchaudio that computes a wrong result
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import html
 import json
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Union
 
 TORCH_INIT = r'''
 import json as _json, os as _os, time as _time, warnings as _warnings
@@ -27,6 +35,7 @@ for _w in _CFG.get("warn_on_import", []):
     _warnings.warn(_w, UserWarning)
 __version__ = _CFG["version"]
 float32 = "float32"
+int64 = "int64"
 from torch import version, cuda, backends  # noqa: E402
 
 
@@ -55,23 +64,26 @@ class Tensor:
         return Tensor([[a - b for a, b in zip(r, s)] for r, s in zip(self.rows, other.rows)], self.device)
 
     def __matmul__(self, other):
-        if self.device != "cpu":
-            if _CFG.get("matmul_error"):
-                raise RuntimeError(_CFG["matmul_error"])
+        prefix = "cpu_" if self.device == "cpu" else ""
+        if _CFG.get(prefix + "matmul_error"):
+            raise RuntimeError(_CFG[prefix + "matmul_error"])
         n, k, m = len(self.rows), len(other.rows), len(other.rows[0])
         out = [[sum(self.rows[i][x] * other.rows[x][j] for x in range(k)) for j in range(m)] for i in range(n)]
-        if self.device != "cpu" and _CFG.get("matmul_wrong"):
+        if _CFG.get(prefix + "matmul_wrong"):
             out[0][0] += 1.0
         return Tensor(out, self.device)
+
+    def tolist(self):
+        return self._vals() if self.flat else [list(r) for r in self.rows]
 
     def to(self, device):
         if str(device).startswith("cuda") and not cuda.is_available():
             raise RuntimeError("Torch not compiled with CUDA enabled" if version.cuda is None
                                else "No CUDA GPUs are available")
-        return Tensor(self.rows, str(device))
+        return Tensor(self.tolist(), str(device))
 
     def cpu(self):
-        return Tensor(self.rows, "cpu")
+        return Tensor(self.tolist(), "cpu")
 
     def abs(self):
         return Tensor([[abs(v) for v in r] for r in self.rows], self.device)
@@ -82,6 +94,10 @@ class Tensor:
 
 def arange(n, dtype=None, device="cpu"):
     return Tensor([float(i) for i in range(n)], device)
+
+
+def tensor(data, dtype=None, device="cpu"):
+    return Tensor(list(data), "cpu").to(device)
 '''
 
 VERSION_PY = r'''
@@ -136,6 +152,75 @@ class cudnn:
 '''
 
 
+NMS_OPERATOR_ERROR = "operator torchvision::nms does not exist"  # a torchvision built for another torch
+
+_COMPANION_INIT = r'''
+import json as _json, os as _os
+import torch  # noqa: F401  (the real packages import torch first too)
+_CFG = _json.loads(__import__("pathlib").Path(_os.path.dirname(__file__), "_fake_config.json").read_text())
+__version__ = _CFG["version"]
+if _CFG.get("import_error"):
+    raise RuntimeError(_CFG["import_error"])
+from {package} import {module}  # noqa: E402
+'''
+
+TORCHVISION_OPS_PY = r'''
+import torch
+from torchvision import _CFG
+
+
+def _area(b):
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+
+def _iou(a, b):
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def nms(boxes, scores, iou_threshold):
+    rows, values = boxes.tolist(), scores.tolist()
+    kept = []
+    for i in sorted(range(len(values)), key=lambda i: -values[i]):
+        if all(_iou(rows[i], rows[k]) <= iou_threshold for k in kept):
+            kept.append(i)
+    if _CFG.get("wrong_result"):
+        kept = list(range(len(values)))
+    return torch.tensor(kept, dtype=torch.int64)
+'''
+
+TORCHAUDIO_FUNCTIONAL_PY = r'''
+import math
+import torch
+from torchaudio import _CFG
+
+
+def mu_law_encoding(x, quantization_channels):
+    mu = quantization_channels - 1.0
+    codes = [int((math.copysign(math.log1p(mu * abs(v)) / math.log1p(mu), v) + 1) / 2 * mu + 0.5) for v in x.tolist()]
+    if _CFG.get("wrong_result"):
+        codes = [c + 1 for c in codes]
+    return torch.tensor(codes, dtype=torch.int64)
+'''
+
+_COMPANION_MODULES = {"torchvision": ("ops", TORCHVISION_OPS_PY), "torchaudio": ("functional", TORCHAUDIO_FUNCTIONAL_PY)}
+
+
+def companion_config(version: str, **extra) -> Dict:
+    """The behaviour of a fake torchvision / torchaudio: import_error="..." makes its import raise it,
+    wrong_result=True makes its operation (nms / mu_law_encoding) answer wrongly."""
+    return {"version": version, **extra}
+
+
+def companion_files(name: str, companion: Union[str, Dict]) -> Dict[str, str]:
+    """The files of a fake torchvision or torchaudio package, from a version or a companion_config()."""
+    config = companion_config(companion) if isinstance(companion, str) else dict(companion)
+    module, source = _COMPANION_MODULES[name]
+    return {f"{name}/__init__.py": _COMPANION_INIT.format(package=name, module=module),
+            f"{name}/{module}.py": source, f"{name}/_fake_config.json": json.dumps(config)}
+
+
 def torch_config(version: str, cuda: Optional[str] = None, *, available: bool = False,
                  devices: Iterable[Dict] = (), arch_list: Iterable[str] = (), **extra) -> Dict:
     """The behaviour of a fake torch: see the module docstring."""
@@ -152,9 +237,15 @@ def torch_files(config: Dict) -> Dict[str, str]:
             "torch/backends.py": BACKENDS_PY, "torch/_fake_config.json": cfg}
 
 
-def install_into(site_packages: Path, config: Dict) -> None:
-    """Drop the fake torch straight into a site-packages folder (for verify tests)."""
-    for rel, text in torch_files(config).items():
+def install_into(site_packages: Path, config: Dict, *, torchvision: Union[str, Dict, None] = None,
+                 torchaudio: Union[str, Dict, None] = None) -> None:
+    """Drop the fake torch (and the companions given: a version or a companion_config()) straight into a
+    site-packages folder (for verify tests)."""
+    files = dict(torch_files(config))
+    for name, companion in (("torchvision", torchvision), ("torchaudio", torchaudio)):
+        if companion is not None:
+            files.update(companion_files(name, companion))
+    for rel, text in files.items():
         path = site_packages / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -189,19 +280,19 @@ def build_wheel(dest: Path, name: str, version: str, files: Dict[str, str], requ
     return path
 
 
-def build_family(dest: Path, torch_version: str, variant: str, config: Dict, *, torchvision: Optional[str] = None,
-                 torchaudio: Optional[str] = None, padding_bytes: int = 0) -> List[Path]:
-    """torch (+ torchvision, torchaudio) wheels for one variant, local-tagged like the PyTorch index."""
+def build_family(dest: Path, torch_version: str, variant: str, config: Dict, *,
+                 torchvision: Union[str, Dict, None] = None, torchaudio: Union[str, Dict, None] = None,
+                 padding_bytes: int = 0) -> List[Path]:
+    """torch (+ torchvision, torchaudio: a version or a companion_config()) wheels for one variant, local-tagged
+    like the PyTorch index."""
     local = f"+{variant}"
     wheels = [build_wheel(dest, "torch", torch_version + local, torch_files(config), padding_bytes=padding_bytes)]
-    if torchvision:
-        wheels.append(build_wheel(dest, "torchvision", torchvision + local,
-                                  {"torchvision/__init__.py": f"__version__ = '{torchvision}{local}'\n"},
-                                  requires=[f"torch=={torch_version}"]))
-    if torchaudio:
-        wheels.append(build_wheel(dest, "torchaudio", torchaudio + local,
-                                  {"torchaudio/__init__.py": f"__version__ = '{torchaudio}{local}'\n"},
-                                  requires=[f"torch=={torch_version}"]))
+    for name, companion in (("torchvision", torchvision), ("torchaudio", torchaudio)):
+        if companion:
+            cfg = companion_config(companion) if isinstance(companion, str) else dict(companion)
+            cfg["version"] += local
+            wheels.append(build_wheel(dest, name, cfg["version"], companion_files(name, cfg),
+                                      requires=[f"torch=={torch_version}"]))
     return wheels
 
 
@@ -300,7 +391,8 @@ elif command == "install":
     sys.path.insert(0, STATE["fakes"])
     import fake_torch
     config = dict(STATE["torch_config"], version=version, cuda=cuda, available=bool(cuda))
-    fake_torch.install_into(site(p), config)
+    companions = {s.partition("==")[0]: s.partition("==")[2] for s in specs if s.startswith(("torchvision==", "torchaudio=="))}
+    fake_torch.install_into(site(p), config, **companions)
     for spec in specs:
         name, _, ver = spec.replace("==", "=").partition("=")
         (p / "conda-meta" / f"{name}-{ver or '1.0'}-0.json").write_text(json.dumps({"name": name}))
@@ -315,8 +407,8 @@ elif command == "remove":
     for n in names:
         for f in installed(p, n):
             f.unlink()
-        if n == "pytorch":
-            shutil.rmtree(site(p) / "torch", ignore_errors=True)
+        if n in ("pytorch", "torchvision", "torchaudio"):
+            shutil.rmtree(site(p) / ("torch" if n == "pytorch" else n), ignore_errors=True)
 else:
     sys.stderr.write("fake conda: unsupported command " + " ".join(args) + "\n")
     sys.exit(2)
@@ -364,7 +456,7 @@ def standard_index(root: Path) -> Path:
 
     /cu124        torch 2.5.1+cu124 (CUDA 12.4, sees an RTX 3070), torchvision 0.20.1+cu124, torchaudio 2.5.1+cu124
     /cpu          the same release, +cpu (torch.version.cuda None)
-    /cu126        torch 2.14.1+cu126, torchvision 0.29.1+cu126 (no torchaudio is paired with 2.14)
+    /cu126        torch 2.14.1+cu126, torchvision 0.29.1+cu126, torchaudio 2.11.1+cu126 (it pairs with 2.11 to 2.15)
     /mislabelled  torch 2.5.1 without a local tag and without CUDA, as a CUDA index must never serve it
     /broken/cu124 a torch 2.5.1+cu124 "wheel" that is not a zip archive (with the good companions)
     /extra        sentinel 1.0, a package outside the torch family
@@ -379,13 +471,13 @@ def standard_index(root: Path) -> Path:
     write_index(root, "cpu", build_family(wheels / "cpu", "2.5.1", "cpu", torch_config("2.5.1+cpu"),
                                           torchvision="0.20.1", torchaudio="2.5.1"))
     write_index(root, "cu126", build_family(wheels / "cu126", "2.14.1", "cu126", gpu_config("2.14.1+cu126", "12.6"),
-                                            torchvision="0.29.1"))
+                                            torchvision="0.29.1", torchaudio="2.11.1"))
     plain = wheels / "mislabelled"
     write_index(root, "mislabelled", [
         build_wheel(plain, "torch", "2.5.1", torch_files(torch_config("2.5.1"))),
-        build_wheel(plain, "torchvision", "0.20.1", {"torchvision/__init__.py": "__version__ = '0.20.1'\n"},
+        build_wheel(plain, "torchvision", "0.20.1", companion_files("torchvision", "0.20.1"),
                     requires=["torch==2.5.1"]),
-        build_wheel(plain, "torchaudio", "2.5.1", {"torchaudio/__init__.py": "__version__ = '2.5.1'\n"},
+        build_wheel(plain, "torchaudio", "2.5.1", companion_files("torchaudio", "2.5.1"),
                     requires=["torch==2.5.1"])])
     write_index(root / "broken", "cu124", [build_broken_wheel(wheels / "broken", "torch", "2.5.1+cu124")]
                 + [w for w in good if not w.name.startswith("torch-")])

@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from pybootstrap import cli, hardware
+from pybootstrap import cli, hardware_probes
+from pybootstrap.failures import explain
 
 CORPUS = Path(__file__).parent / "data" / "nvidia-smi"
 INDEX: List[Dict[str, Any]] = json.loads((CORPUS / "INDEX.json").read_text(encoding="utf-8"))
@@ -91,8 +92,8 @@ def no_nvidia(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dict[str, str]
     empty.mkdir()
     path = os.pathsep.join([str(empty), str(Path(sys.executable).parent)])
     monkeypatch.setenv("PATH", path)
-    monkeypatch.setattr(hardware, "LINUX_SMI_PATHS", ())
-    monkeypatch.setattr(hardware, "PROC_NVIDIA", str(tmp_path / "no-proc"))
+    monkeypatch.setattr(hardware_probes, "LINUX_SMI_PATHS", ())
+    monkeypatch.setattr(hardware_probes, "PROC_NVIDIA", str(tmp_path / "no-proc"))
     return {**os.environ, "PATH": path}
 
 
@@ -101,7 +102,7 @@ def test_detect_without_nvidia_in_process(no_nvidia: Dict[str, str], capsys: pyt
     doc = _one_document(capsys.readouterr().out)
     _check_shape(doc)
     assert doc["error"]["kind"] == "nvidia-smi-not-found"
-    assert doc["error"]["advice"] == hardware.ADVICE["nvidia-smi-not-found"]
+    assert doc["error"]["advice"] == explain("nvidia-smi-not-found").advice
     assert (doc["driver_version"], doc["cuda_version"], doc["gpus"], doc["source"]) == (None, None, [], "none")
 
     assert cli.main(["detect"], environ={}) == 0

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybootstrap import cli
-from pybootstrap.diagnose import RULES, Finding, cuda_from_code, diagnose_text, guess_os, normalize, variants_for
+from pybootstrap.diagnose import Finding, cuda_from_code, diagnose_text, guess_os, variants_for
+from pybootstrap.failures import KINDS, normalize
 from pybootstrap.manifest import load_manifest
 
 ERRORS = Path(__file__).parent / "data" / "errors"
@@ -48,7 +49,7 @@ def test_corpus_index_is_complete_and_sourced():
     assert len(INDEX) >= 10
     for entry in INDEX:
         assert re.match(r"https://github\.com/[^/]+/[^/]+/(issues|pull|discussions)/\d+", entry["source_url"]), entry
-        assert entry["kind"] in {k for k, _, _ in RULES} | {"unknown"}
+        assert entry["kind"] in set(KINDS) | {"unknown"}
 
 
 @pytest.mark.parametrize("entry", INDEX, ids=[e["file"] for e in INDEX])
@@ -92,6 +93,8 @@ def test_corpus_advice_is_concrete(entry):
         assert "sm_120" in advice and "TORCH_CUDA_ARCH_LIST" in advice
     elif kind == "torch-not-cuda-build":
         assert ("mps" in advice) if finding.facts.get("os") == "macOS" else ("pybootstrap install" in advice)
+    elif kind == "torchvision-mismatch":
+        assert "pybootstrap install" in advice and "torchvision" in advice
     assert advice != diagnose_text("", MANIFEST)[0].advice
 
 

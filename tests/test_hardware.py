@@ -12,19 +12,21 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from pybootstrap import _subprocess, hardware, nvidia_smi
+from pybootstrap import _subprocess, hardware, hardware_probes, nvidia_smi
 from pybootstrap.errors import UsageError
-from pybootstrap.hardware import (
-    Gpu,
-    Hardware,
-    apply_overrides,
+from pybootstrap.failures import explain
+from pybootstrap.hardware import apply_overrides, detect
+from pybootstrap.hardware_probes import find_nvidia_smi
+from pybootstrap.hardware_rules import (
+    adapters_from_cim,
+    adapters_from_pci,
     capability_from_name,
     derive_cuda_version,
-    detect,
-    find_nvidia_smi,
     hardware_from_report,
+    issue,
     parse_driver_version,
 )
+from pybootstrap.machine import Gpu, Hardware
 from pybootstrap.manifest import DriverVersion, Manifest, load_manifest
 
 CORPUS = Path(__file__).parent / "data" / "nvidia-smi"
@@ -40,8 +42,8 @@ def manifest() -> Manifest:
 def no_real_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Never let the real machine's /proc or nvidia-smi leak into a test."""
     proc = tmp_path / "proc-nvidia"
-    monkeypatch.setattr(hardware, "PROC_NVIDIA", str(proc))
-    monkeypatch.setattr(hardware, "LINUX_SMI_PATHS", (str(tmp_path / "nowhere" / "nvidia-smi"),))
+    monkeypatch.setattr(hardware_probes, "PROC_NVIDIA", str(proc))
+    monkeypatch.setattr(hardware_probes, "LINUX_SMI_PATHS", (str(tmp_path / "nowhere" / "nvidia-smi"),))
     return proc
 
 
@@ -100,7 +102,8 @@ def test_capability_from_name(name: Optional[str], expected: Optional[Tuple[int,
     ("531.41", "windows", "12.1"), ("531.14", "windows", "12.1"), ("531.13", "windows", "12.0"),
     ("570.26", "linux", "12.8"), ("580.88", "windows", "13.0"), ("580.87", "windows", "12.9"),
     ("596.36", "windows", "13.2"),  # no Windows floor for 13.2 in the table: the Linux branch (595) counts
-    ("610.57.04", "linux", "13.2"), ("375.26", "linux", "8.0"), ("340.108", "linux", None),
+    ("610.57.04", "linux", "13.3"),  # CUDA 13.3's driver is 610.43.02 (facts: pytorch-2.15-and-peers)
+    ("375.26", "linux", "8.0"), ("340.108", "linux", None),
 ])
 def test_derive_cuda_version(driver: str, os_name: str, expected: Optional[str], manifest: Manifest) -> None:
     assert derive_cuda_version(DriverVersion(driver), os_name, manifest) == expected
@@ -181,17 +184,17 @@ def test_hardware_from_csv_keeps_smi_capability(manifest: Manifest) -> None:
 def test_hardware_from_error_report(name: str, kind: str, message: str, manifest: Manifest) -> None:
     hw = _hw(_report(name), manifest)
     assert hw.error is not None
-    assert (hw.error.kind, hw.error.message, hw.error.advice) == (kind, message, hardware.ADVICE[kind])
+    assert (hw.error.kind, hw.error.message, hw.error.advice) == (kind, message, explain(kind).advice)
     assert hw.gpus == () and hw.driver_version is None
 
 
 def test_every_kind_has_advice() -> None:
     kinds = {"nvidia-smi-not-found", "driver-not-loaded", "driver-library-mismatch", "no-devices",
              "gpu-unavailable", "timeout", "unparseable"}
-    assert set(hardware.ADVICE) == kinds
     for kind in kinds:
-        assert hardware.issue(kind).advice == hardware.ADVICE[kind]
-    assert "CPU build will be chosen" in hardware.ADVICE["nvidia-smi-not-found"]
+        assert issue(kind).advice == explain(kind).advice
+        assert issue(kind, "it said: x").message == f"{explain(kind).message} (it said: x)"
+    assert "CPU build will be chosen" in issue("nvidia-smi-not-found").advice
 
 
 # --- what-if flags ------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ def test_apply_overrides_driver_rederives_cuda(manifest: Manifest) -> None:
 
 def test_apply_overrides_gpus_and_capabilities(manifest: Manifest) -> None:
     base = Hardware(os="linux", arch="x86_64", python_version="3.11.7", source="none",
-                    error=hardware.issue("nvidia-smi-not-found"))
+                    error=issue("nvidia-smi-not-found"))
     hw = apply_overrides(base, manifest, gpu_names=("NVIDIA GeForce RTX 3060", "Some Future GPU"),
                          capabilities=((8, 6),))
     assert [(g.name, g.compute_capability, g.cc_source) for g in hw.gpus] == [
@@ -338,8 +341,8 @@ def test_detect_maps_failures_to_kinds(name: str, code: int, kind: str, tmp_path
     said = " / ".join(ln.strip() for ln in _corpus(name).splitlines() if ln.strip())
     assert hw.error is not None
     assert hw.error.kind == kind
-    assert hw.error.message == f"{hardware.issue(kind).message} (nvidia-smi said: {said})"
-    assert hw.error.advice == hardware.ADVICE[kind]
+    assert hw.error.message == f"{issue(kind).message} (nvidia-smi said: {said})"
+    assert hw.error.advice == explain(kind).advice
     assert (hw.gpus, hw.driver_version, hw.source) == ((), None, "nvidia-smi")
     assert _calls(log) == [Q_CC]  # a failing driver is not asked twice more
 
@@ -356,21 +359,21 @@ def test_detect_failure_without_output(tmp_path: Path, monkeypatch: pytest.Monke
 @posix_only
 def test_detect_bounds_a_hanging_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             manifest: Manifest) -> None:
-    monkeypatch.setattr(hardware, "SMI_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(hardware_probes, "SMI_TIMEOUT_S", 0.3)
     log = fake_smi(tmp_path, monkeypatch, query=("SLEEP", 0))
     start = time.monotonic()
     hw = detect(manifest, list_other=False)
     assert time.monotonic() - start < 5
     assert hw.error is not None
     assert (hw.error.kind, hw.error.message) == ("timeout", "nvidia-smi did not answer within 0.3 s")
-    assert hw.error.advice == hardware.ADVICE["timeout"]
+    assert hw.error.advice == explain("timeout").advice
     assert _calls(log) == [Q_CC]
 
 
 @posix_only
 def test_detect_keeps_the_query_when_only_the_table_hangs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           manifest: Manifest) -> None:
-    monkeypatch.setattr(hardware, "SMI_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(hardware_probes, "SMI_TIMEOUT_S", 0.3)
     fake_smi(tmp_path, monkeypatch, query=("0, NVIDIA L4, 570.133.20, 23034, 8.9\n", 0), table=("SLEEP", 0))
     hw = detect(manifest, list_other=False)
     assert [(g.name, g.compute_capability, g.memory_mib) for g in hw.gpus] == [("NVIDIA L4", (8, 9), 23034)]
@@ -382,7 +385,7 @@ def test_detect_with_an_nvidia_smi_that_cannot_run(tmp_path: Path, monkeypatch: 
                                                    manifest: Manifest) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     broken = _touch(tmp_path / "usr-bin" / "nvidia-smi")  # found off PATH, but not executable
-    monkeypatch.setattr(hardware, "LINUX_SMI_PATHS", (str(broken),))
+    monkeypatch.setattr(hardware_probes, "LINUX_SMI_PATHS", (str(broken),))
     hw = detect(manifest, list_other=False)
     assert hw.error is not None and hw.source == "none"
     assert hw.error.kind == "nvidia-smi-not-found"
@@ -426,7 +429,7 @@ def test_proc_gives_driver_and_gpus_without_nvidia_smi(tmp_path: Path, monkeypat
 @posix_only
 def test_proc_gives_the_driver_when_nvidia_smi_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      on_linux: None, manifest: Manifest) -> None:
-    files: Dict[str, str] = {f"{hardware.PROC_NVIDIA}/version": PROC_VERSION}
+    files: Dict[str, str] = {f"{hardware_probes.PROC_NVIDIA}/version": PROC_VERSION}
     monkeypatch.setattr(hardware, "read_text", files.get)
     fake_smi(tmp_path, monkeypatch, query=(_corpus("fail-driver-mismatch-460.txt"), 18))
     hw = detect(manifest, list_other=False)
@@ -436,10 +439,41 @@ def test_proc_gives_the_driver_when_nvidia_smi_fails(tmp_path: Path, monkeypatch
 
 def test_proc_without_a_known_driver_adds_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on_linux: None,
                                                   manifest: Manifest) -> None:
-    monkeypatch.setattr(hardware, "read_text", {f"{hardware.PROC_NVIDIA}/version": "garbage"}.get)
+    monkeypatch.setattr(hardware, "read_text", {f"{hardware_probes.PROC_NVIDIA}/version": "garbage"}.get)
     monkeypatch.setenv("PATH", str(tmp_path))
     hw = detect(manifest, list_other=False)
     assert (hw.driver_version, hw.cuda_version, hw.cuda_version_source, hw.notes) == (None, None, None, ())
+
+
+# --- other display adapters (reported when no NVIDIA GPU is there) ---------------------------------------
+
+def test_adapters_from_cim_lists_the_other_vendors() -> None:
+    text = ("NVIDIA GeForce RTX 3070|NVIDIA\r\nIntel(R) UHD Graphics 630|Intel Corporation\r\n\r\n"
+            "Microsoft Basic Display Adapter|(Standard display types)\r\n")
+    assert [(g.index, g.name, g.vendor) for g in adapters_from_cim(text)] == [
+        (1, "Intel(R) UHD Graphics 630", "intel"), (2, "Microsoft Basic Display Adapter", "microsoft")]
+    assert adapters_from_cim("") == ()
+
+
+def test_adapters_from_pci_keeps_display_controllers_only() -> None:
+    rows = [("0000:00:02.0", "0x030000\n", "0x8086\n"), ("0000:01:00.0", "0x030000\n", "0x10de\n"),
+            ("0000:00:1f.3", "0x040300\n", "0x8086\n"), ("0000:03:00.0", "0x038000\n", "0x1d0f\n")]
+    assert [(g.index, g.name, g.vendor) for g in adapters_from_pci(rows)] == [
+        (0, "intel display adapter at 0000:00:02.0", "intel"), (1, "0x1d0f display adapter at 0000:03:00.0", "0x1d0f")]
+
+
+def test_other_adapters_reads_sysfs_on_linux(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for device, pci_class, vendor in (("0000:00:02.0", "0x030000", "0x8086"), ("0000:00:14.0", "0x0c0330", "0x8086"),
+                                      ("0000:01:00.0", "0x030200", "0x1002")):
+        folder = tmp_path / device
+        folder.mkdir()
+        (folder / "class").write_text(pci_class + "\n")
+        (folder / "vendor").write_text(vendor + "\n")
+    monkeypatch.setattr(hardware_probes, "PCI_DEVICES", str(tmp_path))
+    assert [(g.name, g.vendor) for g in hardware.other_adapters("linux")] == [
+        ("intel display adapter at 0000:00:02.0", "intel"), ("amd display adapter at 0000:01:00.0", "amd")]
+    monkeypatch.setattr(hardware_probes, "PCI_DEVICES", str(tmp_path / "missing"))
+    assert hardware.other_adapters("linux") == ()
 
 
 # --- finding nvidia-smi on Windows ------------------------------------------------------------------
@@ -482,7 +516,7 @@ def test_find_nvidia_smi_windows_none(windows_dirs: Tuple[Path, Path]) -> None:
 def test_find_nvidia_smi_linux_off_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     wsl = _touch(tmp_path / "wsl" / "nvidia-smi")
-    monkeypatch.setattr(hardware, "LINUX_SMI_PATHS", (str(tmp_path / "missing"), str(wsl)))
+    monkeypatch.setattr(hardware_probes, "LINUX_SMI_PATHS", (str(tmp_path / "missing"), str(wsl)))
     assert find_nvidia_smi("linux") == str(wsl)
 
 

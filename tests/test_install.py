@@ -18,7 +18,8 @@ import fake_torch
 import pytest
 from indexserver import IndexServer
 
-from pybootstrap import _subprocess, cli, commands, environments, install, pip_outcome
+from pybootstrap import _subprocess, cli, environments, install, pip_outcome
+from pybootstrap.manifest import load_manifest
 
 DATA = Path(__file__).resolve().parent / "data"
 SMI_RTX3070 = str(DATA / "nvidia-smi" / "linux-wsl-rtx3070-smi530.47-driver531.68.txt")
@@ -623,18 +624,17 @@ def test_installer_conda_without_a_target_uses_a_conda_env_under_the_home(conda,
 
 
 def test_a_new_conda_env_gets_a_python_the_build_supports(conda, hermetic, capsys) -> None:
-    manifest = json.loads((Path(commands.__file__).resolve().parent.parent / "manifests" / "pytorch.json")
-                          .read_text(encoding="utf-8"))
-    release = next((r for r in manifest["releases"] if r.get("conda") and PY_XY not in r["python"]["linux"]), None)
+    releases = load_manifest().releases
+    release = next((r for r in releases if r.on_conda and PY_XY not in r.python["linux"]), None)
     if release is None or sys.platform != "linux":
         pytest.skip(f"every conda release in the manifest supports Python {PY_XY}, or this is not Linux")
-    newest = max(release["python"]["linux"], key=lambda v: tuple(int(x) for x in v.split(".")))
+    newest = max(release.python["linux"], key=lambda v: tuple(int(x) for x in v.split(".")))
     code, doc, err = run_pb(capsys, "install", "--json", "--dry-run", "--installer", "conda", "--conda-env", "old",
-                            "--no-gpu", "--torch", release["torch"], "--variant", "cpu")
+                            "--no-gpu", "--torch", str(release.torch), "--variant", "cpu")
     assert code == 0, err
     assert doc["steps"][0][1:6] == ["create", "-y", "-p", str(hermetic / "miniforge" / "envs" / "old"),
                                     f"python={newest}"]
-    assert (f"the new conda environment gets Python {newest}, because torch {release['torch']} has no linux "
+    assert (f"the new conda environment gets Python {newest}, because torch {release.torch} has no linux "
             f"packages for Python {PY_XY} (the Python running pybootstrap)") in doc["reasons"]
 
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybootstrap import _subprocess, nvidia_smi
+from pybootstrap.failures import detection_kind
 from pybootstrap.nvidia_smi import (
-    classify_error,
     is_invalid_field_error,
     parse_any,
     parse_capability,
@@ -97,7 +97,7 @@ def test_corpus_file_yields_recorded_facts(entry: Dict[str, Any]) -> None:
     assert _facts(report) == expected
     assert report.form == FORM.get(entry["file"], FORM_OF_KIND[entry["kind"]])
     assert report.mig_devices == MIG_DEVICES.get(entry["file"], 0)
-    assert report.warnings == WARNINGS.get(entry["file"], [])
+    assert list(report.warnings) == WARNINGS.get(entry["file"], [])
     if report.form == "table":
         assert report.smi_version == SMI_VERSION.get(entry["file"], entry["driver_version"])
     for gpu in report.gpus:
@@ -219,7 +219,7 @@ def test_parse_table(text: str, driver: Optional[str], cuda: Optional[str], smi:
 def test_parse_table_reports_a_gpu_showing_err_as_a_warning() -> None:
     report = parse_table(TABLE_CASES[-1][1])
     assert report is not None
-    assert report.warnings == ["GPU 1 shows ERR! instead of its name: the driver cannot read it"]
+    assert report.warnings == ("GPU 1 shows ERR! instead of its name: the driver cannot read it",)
 
 
 def test_parse_table_counts_mig_rows_and_ignores_process_rows() -> None:
@@ -287,6 +287,15 @@ ERROR_CASES = [
     ("cmd-it", "'nvidia-smi' non \u00e8 riconosciuto come comando interno o esterno", "nvidia-smi-not-found"),
     ("cmd-zh", "'nvidia-smi' \u4e0d\u662f\u5185\u90e8\u6216\u5916\u90e8\u547d\u4ee4\uff0c\u4e5f\u4e0d\u662f"
                "\u53ef\u8fd0\u884c\u7684\u7a0b\u5e8f", "nvidia-smi-not-found"),
+    ("cmd-ja", "'nvidia-smi' \u306f\u3001\u5185\u90e8\u30b3\u30de\u30f3\u30c9\u307e\u305f\u306f\u5916\u90e8"
+               "\u30b3\u30de\u30f3\u30c9\u3001\u64cd\u4f5c\u53ef\u80fd\u306a\u30d7\u30ed\u30b0\u30e9\u30e0",
+     "nvidia-smi-not-found"),
+    ("cmd-ru", "\"nvidia-smi\" \u043d\u0435 \u044f\u0432\u043b\u044f\u0435\u0442\u0441\u044f "
+               "\u0432\u043d\u0443\u0442\u0440\u0435\u043d\u043d\u0435\u0439 \u0438\u043b\u0438 "
+               "\u0432\u043d\u0435\u0448\u043d\u0435\u0439 \u043a\u043e\u043c\u0430\u043d\u0434\u043e\u0439",
+     "nvidia-smi-not-found"),
+    ("cmd-pl", "'nvidia-smi' nie jest rozpoznawany jako polecenie wewn\u0119trzne lub zewn\u0119trzne",
+     "nvidia-smi-not-found"),
     ("not-loaded", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that "
                    "the latest NVIDIA driver is installed and running.", "driver-not-loaded"),
     ("nvml-unknown-error", "Failed to initialize NVML: Unknown Error", "driver-not-loaded"),
@@ -310,14 +319,14 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize("text, kind", [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
-def test_classify_error(text: str, kind: Optional[str]) -> None:
-    assert classify_error(text) == kind
+def test_detection_kind(text: str, kind: Optional[str]) -> None:
+    assert detection_kind(text) == kind
 
 
 @pytest.mark.parametrize("text, kind", [c[1:] for c in ERROR_CASES if c[2]], ids=[c[0] for c in ERROR_CASES if c[2]])
 def test_parse_any_reports_the_error_kind(text: str, kind: str) -> None:
     report = parse_any(text)
-    assert (report.form, report.error_kind, report.gpus) == ("error", kind, [])
+    assert (report.form, report.error_kind, report.gpus) == ("error", kind, ())
 
 
 def test_table_with_error_words_in_process_rows_is_not_an_error() -> None:
@@ -338,6 +347,15 @@ def test_is_invalid_field_error(text: str, expected: bool) -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
+    ("Model: \t\t NVIDIA GeForce RTX 3090\nIRQ:   \t\t 130\nGPU UUID: \t GPU-5e1a\nBus Type: \t PCIe\n",
+     "NVIDIA GeForce RTX 3090"),
+    ("IRQ: 130\nModel:   Tesla T4  \n", "Tesla T4"), ("Model: \n", None), ("", None),
+], ids=["driver-550", "model-not-first", "empty-model", "empty"])
+def test_parse_proc_model(text: str, expected: Optional[str]) -> None:
+    assert nvidia_smi.parse_proc_model(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
     ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
      "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n", "535.104.05"),
     ("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  550.54.14  Release Build  "
@@ -352,7 +370,8 @@ def test_parse_proc_version(text: str, expected: Optional[str]) -> None:
 
 # --- never raise ----------------------------------------------------------------------------------
 
-PARSERS = [parse_any, parse_csv, parse_table, parse_list, classify_error, parse_proc_version, is_invalid_field_error]
+PARSERS = [parse_any, parse_csv, parse_table, parse_list, detection_kind, parse_proc_version,
+           nvidia_smi.parse_proc_model, is_invalid_field_error]
 LINES = sorted({ln for e in INDEX for ln in read_corpus(e["file"]).splitlines()})
 _rule = st.integers(1, 120).map(lambda n: "+" + "-" * n + "+")
 _pipes = st.lists(st.text(max_size=12), max_size=6).map(lambda cells: "|" + "|".join(cells) + "|")

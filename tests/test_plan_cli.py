@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Dict, List, Optional, Tuple
 
 import pytest
+from packaging.version import Version
 
 from pybootstrap import hardware
 from pybootstrap.cli import main
+from pybootstrap.manifest import load_manifest
+
+MANIFEST = load_manifest()
+NEWEST = str(MANIFEST.releases[0].torch)
 
 WHAT_IF = ["plan", "--os", "windows", "--python-version", "3.12", "--driver", "576.02",
            "--gpu", "NVIDIA GeForce RTX 5090", "--json"]
@@ -47,10 +53,15 @@ def test_what_if_example_prints_one_plan_document(capsys: pytest.CaptureFixture)
     assert PLAN_KEYS <= set(doc)
     assert doc["schema"] == "pybootstrap.plan/1" and doc["status"] == "ok"
     assert BUILD_KEYS <= set(doc["build"])
-    assert (doc["build"]["torch"], doc["build"]["variant"], doc["build"]["cuda"]) == ("2.11.0", "cu128", "12.8")
-    assert doc["commands"] == [["python", "-m", "pip", "install", "torch==2.11.0+cu128",
-                                "torchvision==0.26.0+cu128", "torchaudio==2.11.0+cu128", "--index-url",
-                                "https://download.pytorch.org/whl/cu128"]]
+    # an RTX 5090 on Windows 576.02 gets a cu128 build: the newest release that has one
+    newest_cu128 = max((r for r in MANIFEST.releases if r.variant("cu128")), key=lambda r: r.torch)
+    assert (doc["build"]["torch"], doc["build"]["variant"], doc["build"]["cuda"]) == (
+        str(newest_cu128.torch), "cu128", "12.8")
+    # pinned with the index's local label, so that no other build of the same version can satisfy them
+    assert doc["commands"] == [["python", "-m", "pip", "install", f"torch=={newest_cu128.torch}+cu128",
+                                f"torchvision=={newest_cu128.torchvision}+cu128",
+                                f"torchaudio=={newest_cu128.torchaudio}+cu128",
+                                "--index-url", "https://download.pytorch.org/whl/cu128"]]
     assert DETECT_KEYS <= set(doc["hardware"])
     assert doc["hardware"]["os"] == "windows" and doc["hardware"]["driver_version"] == "576.02"
     assert doc["hardware"]["cuda_version"] == "12.9"
@@ -59,22 +70,26 @@ def test_what_if_example_prints_one_plan_document(capsys: pytest.CaptureFixture)
     assert all(set(r) >= {"build", "reason"} for r in doc["rejected"])
     assert {"build": "2.14.1+cu132", "reason": "driver 576.02 is older than 580.88, needed for CUDA 13.x on Windows",
             "rule": "driver"} in doc["rejected"]
-    assert any(r.startswith("cu128: the highest CUDA variant of torch 2.11.0") for r in doc["reasons"])
+    assert any(r.startswith(f"cu128: the highest CUDA variant of torch {newest_cu128.torch}") for r in doc["reasons"])
+    assert doc["manifest"] == {"source": "embedded", "detail": "the manifest shipped with pybootstrap",
+                               "location": MANIFEST.origin, "updated": MANIFEST.updated.isoformat()}
 
 
 def test_human_output_goes_to_stderr(capsys: pytest.CaptureFixture) -> None:
     code, out, err = run(capsys, WHAT_IF[:-1])
     assert code == 0 and out == ""
-    assert "Plan: torch 2.11.0 cu128 via pip" in err
-    assert "python -m pip install torch==2.11.0" in err
+    assert re.search(r"Plan: torch \S+ cu128 via pip", err)
+    assert "python -m pip install torch==" in err
+    assert "manifest: embedded (the manifest shipped with pybootstrap), facts of " in err
 
 
 def test_python_without_any_build_exits_3(capsys: pytest.CaptureFixture) -> None:
-    code, doc = run_json(capsys, ["plan", "--python-version", "3.15", "--json"])
+    code, doc = run_json(capsys, ["plan", "--python-version", "3.5", "--json"])
     assert code == 3
     assert doc["status"] == "no-compatible-build" and doc["build"] is None and doc["commands"] == []
-    assert "no build supports Python 3.15 on Linux x86_64" in doc["reasons"]
-    assert "3.12, 3.13, 3.14 (e.g. --python-version 3.14" in doc["advice"]
+    assert "no build supports Python 3.5 on Linux x86_64" in doc["reasons"]
+    assert "Use a Python that has PyTorch wheels: 3.7, 3.8, " in doc["advice"]
+    assert doc["manifest"]["source"] == "embedded"
 
 
 def test_no_gpu_linux_plans_the_cpu_index(capsys: pytest.CaptureFixture) -> None:
@@ -132,23 +147,27 @@ def test_environment_variables_stand_in_for_flags(capsys: pytest.CaptureFixture)
 def test_flag_wins_over_environment_variable(capsys: pytest.CaptureFixture) -> None:
     code, doc = run_json(capsys, ["plan", "--driver", "581.57", "--json"], ENV_WHAT_IF)
     assert code == 0
-    assert (doc["build"]["torch"], doc["build"]["variant"]) == ("2.14.1", "cu132")
+    assert doc["build"]["torch"] == NEWEST and doc["build"]["cuda"].startswith("13.")
     assert doc["hardware"]["driver_version"] == "581.57"
 
 
+# An RTX 3060 on Windows 576.02 (below the CUDA 13 floor 580.88): the last CUDA 12 build is 2.14.x cu126 (facts:
+# pytorch-2.15-and-peers); cu124 and cu121 end with 2.6 and 2.5 (facts 1a).
 @pytest.mark.parametrize("env,expected", [
-    ({}, ("2.14.1", "cu126", "0.29.1")),
+    ({}, ("2.14.", "cu126", "0.29.")),
     ({"PYBOOTSTRAP_TORCH": "2.5"}, ("2.5.1", "cu124", "0.20.1")),
     ({"PYBOOTSTRAP_CUDA": "12.1"}, ("2.5.1", "cu121", "0.20.1")),
-    ({"PYBOOTSTRAP_VARIANT": "cpu"}, ("2.14.1", "cpu", "0.29.1")),
-    ({"PYBOOTSTRAP_PACKAGES": "torch"}, ("2.14.1", "cu126", None)),
+    ({"PYBOOTSTRAP_VARIANT": "cpu"}, (NEWEST, "cpu", str(MANIFEST.releases[0].torchvision))),
+    ({"PYBOOTSTRAP_PACKAGES": "torch"}, ("2.14.", "cu126", None)),
 ], ids=["none", "torch", "cuda", "variant", "packages"])
 def test_selection_from_environment(capsys: pytest.CaptureFixture, env: Dict[str, str],
                                     expected: Tuple[str, str, Optional[str]]) -> None:
     rtx3060 = {**ENV_WHAT_IF, "PYBOOTSTRAP_GPU": "NVIDIA GeForce RTX 3060"}
     code, doc = run_json(capsys, ["plan", "--json"], {**rtx3060, **env})
     assert code == 0
-    assert (doc["build"]["torch"], doc["build"]["variant"], doc["build"]["torchvision"]) == expected
+    torch, variant, torchvision = doc["build"]["torch"], doc["build"]["variant"], doc["build"]["torchvision"]
+    assert torch.startswith(expected[0]) and variant == expected[1]
+    assert (torchvision is None) if expected[2] is None else torchvision.startswith(expected[2])
 
 
 def test_bad_environment_value_names_the_variable(capsys: pytest.CaptureFixture) -> None:
@@ -178,13 +197,47 @@ def test_conda_installer_for_2_5_1(capsys: pytest.CaptureFixture) -> None:
 def test_offline_with_find_links(capsys: pytest.CaptureFixture, tmp_path) -> None:
     code, doc = run_json(capsys, ["plan", "--offline", "--find-links", str(tmp_path), "--json"])
     assert code == 0
-    assert doc["commands"] == [["python", "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1",
-                                "--no-index", "--find-links", str(tmp_path.resolve())]]
+    build = doc["build"]
+    assert build["torch"] == NEWEST and build["variant"] == "cpu"
+    pins = [f"{p}=={build[p]}" for p in ("torch", "torchvision", "torchaudio") if build[p]]
+    assert doc["commands"] == [["python", "-m", "pip", "install", *pins, "--no-index", "--find-links",
+                                str(tmp_path.resolve())]]
 
 
 def test_compute_capability_pairs_with_gpu(capsys: pytest.CaptureFixture) -> None:
     code, doc = run_json(capsys, ["plan", "--driver", "580.95.05", "--gpu", "Prototype", "--compute-capability", "6.1",
                                   "--json"])
     assert code == 0
-    assert (doc["build"]["torch"], doc["build"]["variant"]) == ("2.14.1", "cu126")
+    assert (doc["build"]["torch"][:5], doc["build"]["variant"]) == ("2.14.", "cu126")
     assert doc["hardware"]["gpus"][0]["compute_capability"] == "6.1"
+
+
+ACCEPTANCE = ["plan", "--os", "windows", "--driver", "591.74", "--python-version", "3.12"]
+
+
+def test_acceptance_rtx_4090_gets_the_newest_release(capsys: pytest.CaptureFixture) -> None:
+    """Issue 13: an RTX 4090 on Windows 591.74 with Python 3.12 gives torch 2.15.0 (or whatever is newer)."""
+    code, doc = run_json(capsys, [*ACCEPTANCE, "--gpu", "NVIDIA GeForce RTX 4090", "--json"])
+    assert code == 0
+    assert doc["build"]["torch"] == NEWEST and Version(NEWEST) >= Version("2.15.0")
+    assert doc["build"]["variant"] in ("cu130", "cu132")
+
+
+def test_acceptance_gtx_1080_stays_on_2_14_cu126_and_says_why(capsys: pytest.CaptureFixture) -> None:
+    """Issue 13: the same with a GTX 1080 gives 2.14.1 cu126 and says that 2.15 dropped its architecture."""
+    code, out, err = run(capsys, [*ACCEPTANCE, "--gpu", "NVIDIA GeForce GTX 1080"])
+    assert code == 0
+    assert "Plan: torch 2.14.1 cu126 via pip" in err
+    assert re.search(r"torch 2\.15( to \S+)? ha(s|ve) no build with kernels for sm_61 \(Pascal\); 2\.14\.x cu126 is "
+                     r"the last", err), err
+
+
+def test_rocm_on_windows_is_one_true_statement(capsys: pytest.CaptureFixture) -> None:
+    """Issue 15: `plan --variant rocm7.2 --os windows` said no build exists for Windows and that PyTorch publishes
+    wheels for Windows. Now it says that rocm7.2 is Linux-only, and which variants Windows has."""
+    code, out, err = run(capsys, ["plan", "--variant", "rocm7.2", "--os", "windows", "--python-version", "3.12"])
+    assert code == 3 and out == ""
+    assert "no rocm7.2 build is published for Windows x86_64: rocm7.2 is published for Linux x86_64 only" in err
+    assert "what to do: Choose a variant that is published for Windows x86_64, e.g. --variant " in err
+    assert "no build is published for Windows x86_64" not in err
+    assert "PyTorch publishes wheels for Windows x86_64" not in err

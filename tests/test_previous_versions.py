@@ -53,9 +53,13 @@ def python_for(torch: str, variant: str) -> str:
 
 
 def plan_argv(entry: Dict[str, Any]) -> List[str]:
+    """The plan for the page's command: the same release, variant and installer, and the packages it installs
+    (the page's 2.12.0 commands leave torchaudio out: no torchaudio was paired with 2.12 when they were written)."""
     argv = ["plan", "--json", "--os", "windows", "--arch", "x86_64", "--torch", entry["torch"],
             "--variant", entry["variant"], "--python-version", python_for(entry["torch"], entry["variant"]),
             "--driver", DRIVER, "--gpu", GPU]
+    if "torchaudio" not in entry["packages"]:
+        argv += ["--packages", ",".join(p for p in ("torch", "torchvision", "torchaudio") if p in entry["packages"])]
     return argv + (["--installer", "conda"] if entry["installer"] == "conda" else [])
 
 

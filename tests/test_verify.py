@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import fake_torch
 import pytest
 
 from pybootstrap import cli, verify
-from pybootstrap.hardware import DetectIssue, Gpu, Hardware
-from pybootstrap.manifest import DriverVersion, load_manifest
+from pybootstrap.manifest import load_manifest
 
 DATA = Path(__file__).parent / "data"
 SMI = DATA / "nvidia-smi"
@@ -135,7 +134,9 @@ def test_healthy_cuda_build_is_ok(env, capsys):
     assert doc["arch_list"] == OLD_ARCHS and doc["cudnn_version"] == 90100
     assert doc["matmul"] == [{"device": 0, "ok": True, "max_abs_err": 0.0, "error": None}]
     assert [(c["name"], c["status"]) for c in doc["checks"]] == [
-        ("import", "pass"), ("cuda_available", "pass"), ("arch[0]", "pass"), ("matmul[0]", "pass")]
+        ("import", "pass"), ("cpu matmul", "pass"), ("cuda_available", "pass"), ("arch[0]", "pass"),
+        ("matmul[0]", "pass"), ("import torchvision", "skip"), ("import torchaudio", "skip")]
+    assert doc["cpu_matmul"] == {"device": "cpu", "ok": True, "max_abs_err": 0.0, "error": None}
     assert doc["diagnosis"] == []
     assert_consistent(doc)
 
@@ -333,6 +334,102 @@ def test_cuda_planned_but_cpu_build_installed(env, capsys):
     assert kinds(doc) == ["torch-not-cuda-build"]
 
 
+# --- every installed package imported and exercised, the build compared with the plan -----------------
+
+def test_healthy_family_is_imported_and_computes_known_results(env, capsys):
+    prefix, python, site = env
+    fake_torch.install_into(site, cuda_config(), torchvision="0.20.1+cu124", torchaudio="2.5.1+cu124")
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(RTX4070))
+    assert (code, doc["status"]) == (0, "ok")
+    assert check(doc, "import torchvision")["detail"].startswith("torchvision 0.20.1+cu124 from ")
+    assert check(doc, "torchvision nms") == {"name": "torchvision nms", "status": "pass", "detail": "[0, 2] as expected"}
+    assert check(doc, "import torchaudio")["status"] == "pass"
+    assert check(doc, "torchaudio mu_law_encoding") == {"name": "torchaudio mu_law_encoding", "status": "pass",
+                                                        "detail": "[0, 128, 255] as expected"}
+    assert doc["packages"]["torchvision"]["version"] == "0.20.1+cu124"
+    assert_consistent(doc)
+
+
+def test_torchvision_built_for_another_torch_is_failed(env, capsys):
+    """The real message of a torchvision beside a torch it was not built for (tests/data/errors/torchvision-*)."""
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None), torchaudio="2.5.1+cpu",
+                            torchvision=fake_torch.companion_config("0.20.1+cu124",
+                                                                    import_error=fake_torch.NMS_OPERATOR_ERROR))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, "import torchvision") == {"name": "import torchvision", "status": "fail",
+                                                "detail": "RuntimeError: operator torchvision::nms does not exist"}
+    assert check(doc, "import")["status"] == "pass"
+    assert kinds(doc) == ["torchvision-mismatch"]
+    assert "torchvision" in doc["diagnosis"][0]["advice"] and "pybootstrap install" in doc["diagnosis"][0]["advice"]
+    assert_consistent(doc)
+
+
+@pytest.mark.parametrize("name, companion, check_name, detail", [
+    ("torchvision", fake_torch.companion_config("0.20.1+cpu", wrong_result=True), "torchvision nms",
+     "expected [0, 2], got [0, 1, 2]"),
+    ("torchaudio", fake_torch.companion_config("2.5.1+cpu", wrong_result=True), "torchaudio mu_law_encoding",
+     "expected [0, 128, 255], got [1, 129, 256]"),
+], ids=["torchvision", "torchaudio"])
+def test_a_package_computing_a_wrong_result_is_failed(env, capsys, name, companion, check_name, detail):
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None), **{name: companion})
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, check_name) == {"name": check_name, "status": "fail", "detail": detail}
+    assert kinds(doc) == ["package-check-failed"]
+    assert_consistent(doc)
+
+
+@pytest.mark.parametrize("config, detail", [
+    ({"cpu_matmul_error": "could not create a primitive"}, "RuntimeError: could not create a primitive"),
+    ({"cpu_matmul_wrong": True}, "max abs error 1.0 against the known product"),
+], ids=["raises", "wrong"])
+def test_a_cpu_build_whose_tensor_op_fails_is_failed(env, capsys, config, detail):
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None, **config))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, "cpu matmul") == {"name": "cpu matmul", "status": "fail", "detail": detail}
+    assert kinds(doc) == ["cpu-op-failed"]
+    assert_consistent(doc)
+
+
+def test_a_healthy_cpu_build_computes_the_known_product(env, capsys):
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.5.1+cpu", None))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU))
+    assert (code, doc["status"]) == (0, "ok")
+    assert check(doc, "cpu matmul") == {"name": "cpu matmul", "status": "pass",
+                                        "detail": "max abs error 0.0 against the known product"}
+
+
+def test_a_wrong_cpu_product_is_not_blamed_on_the_gpu(env, capsys):
+    prefix, python, site = env
+    fake_torch.install_into(site, cuda_config(cpu_matmul_wrong=True))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(RTX4070))
+    assert (code, doc["status"]) == (5, "failed")
+    assert check(doc, "matmul[0]") == {"name": "matmul[0]", "status": "pass",
+                                       "detail": "max abs error 0.0 against the known product"}
+    assert kinds(doc) == ["cpu-op-failed"]
+
+
+def test_another_build_than_planned_is_degraded_naming_both(env, capsys):
+    """A CUDA build of the planned version (as an extra index can serve it) where the CPU build was planned."""
+    prefix, python, site = env
+    fake_torch.install_into(site, fake_torch.torch_config("2.14.1+cu126", "12.6"))
+    code, doc = run_verify(capsys, "--python", str(python), "--nvidia-smi-file", str(NO_GPU),
+                           "--torch", "2.14.1", "--variant", "cpu")
+    assert (code, doc["status"]) == (5, "degraded")
+    assert check(doc, "version") == {"name": "version", "status": "fail",
+                                     "detail": "planned 2.14.1 (cpu), installed 2.14.1+cu126"}
+    assert check(doc, "variant") == {"name": "variant", "status": "fail",
+                                     "detail": "torch.version.cuda = 12.6, planned cpu"}
+    assert kinds(doc) == ["version-mismatch"]
+    assert_consistent(doc)
+
+
 # --- run_probe ------------------------------------------------------------------------------------
 
 def test_probe_does_not_let_pybootstrap_modules_shadow_the_targets(env):
@@ -367,121 +464,3 @@ def test_probe_timeout_reads_the_environment(monkeypatch):
     for bad in ("", "abc", "0", "-3"):
         monkeypatch.setenv(verify.PROBE_TIMEOUT_ENV, bad)
         assert verify.probe_timeout() == verify.PROBE_TIMEOUT_S
-
-
-# --- judge() on hand-built probes -------------------------------------------------------------------
-
-def hardware(*gpus: Tuple[str, Tuple[int, int]], error: Optional[DetectIssue] = None) -> Hardware:
-    return Hardware(os="linux", arch="x86_64", python_version="3.11.7",
-                    driver_version=DriverVersion("550.40.07") if gpus else None, cuda_version="12.4" if gpus else None,
-                    gpus=tuple(Gpu(i, name, compute_capability=cc) for i, (name, cc) in enumerate(gpus)),
-                    error=error)
-
-
-GPU_4070 = ("NVIDIA GeForce RTX 4070", (8, 9))
-
-
-def probe(**over: Any) -> Dict[str, Any]:
-    data = {"python": "/env/bin/python", "python_version": "3.11.7", "torch_version": "2.5.1+cu124",
-            "torch_file": "/env/torch/__init__.py", "cuda_build": "12.4", "cuda_available": True, "device_count": 1,
-            "devices": [{"index": 0, "name": "NVIDIA GeForce RTX 4070", "compute_capability": "8.9"}],
-            "arch_list": OLD_ARCHS, "cudnn": 90100,
-            "matmul": [{"device": 0, "ok": True, "max_abs_err": 0.0, "error": None}],
-            "import_error": None, "cuda_init_error": None, "errors": [], "warnings": []}
-    data.update(over)
-    return data
-
-
-def judged(p: Dict[str, Any], hw: Hardware, expected: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    doc = {"schema": "pybootstrap.verify/1", **verify.judge(p, hw, expected, load_manifest(None)).to_dict()}
-    assert_consistent(doc)
-    return doc
-
-
-def test_judge_healthy_against_the_state_file_build():
-    expected = {"torch": "2.5.1", "variant": "cu124", "cuda": "12.4", "installer": "pip"}
-    doc = judged(probe(), hardware(GPU_4070), expected)
-    assert doc["status"] == "ok"
-    assert [c["name"] for c in doc["checks"]] == ["import", "version", "variant", "cuda_available", "arch[0]",
-                                                  "matmul[0]"]
-
-
-def test_judge_probe_timeout():
-    doc = judged({"probe_error": "the probe did not finish within 2 s (x)", "timed_out": True, "stderr_tail": ""},
-                 hardware(GPU_4070))
-    assert doc["status"] == "failed" and kinds(doc) == ["timeout"]
-
-
-def test_judge_probe_crash_with_known_text_in_stderr():
-    doc = judged({"probe_error": "the probe exited 1 without an answer",
-                  "stderr_tail": "Failed to initialize NVML: Driver/library version mismatch"}, hardware(GPU_4070))
-    assert doc["status"] == "failed" and kinds(doc) == ["driver-library-mismatch"]
-
-
-def test_judge_crashing_query_is_failed():
-    doc = judged(probe(errors=["device 0: RuntimeError: CUDA error: unspecified launch failure"]), hardware(GPU_4070))
-    assert doc["status"] == "failed"
-    assert check(doc, "probe-step")["status"] == "fail"
-    assert kinds(doc) == ["check-crashed"]
-
-
-def test_judge_unavailable_uses_the_cuda_init_error():
-    p = probe(cuda_available=False, device_count=0, devices=[], arch_list=[], matmul=[],
-              cuda_init_error="RuntimeError: Found no NVIDIA driver on your system. Please check that you have an "
-                              "NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx")
-    doc = judged(p, hardware(GPU_4070))
-    assert doc["status"] == "degraded" and kinds(doc) == ["no-nvidia-driver"]
-
-
-def test_judge_unavailable_without_a_known_reason():
-    p = probe(cuda_available=False, device_count=0, devices=[], arch_list=[], matmul=[])
-    doc = judged(p, hardware(GPU_4070))
-    assert doc["status"] == "degraded" and kinds(doc) == ["cuda-unavailable"]
-
-
-def test_judge_unavailable_checks_archs_from_nvidia_smi_when_the_build_lists_them():
-    p = probe(cuda_available=False, device_count=0, devices=[], matmul=[], arch_list=["sm_50", "sm_60"])
-    doc = judged(p, hardware(GPU_4070))
-    assert check(doc, "arch[0]")["status"] == "fail"
-    assert kinds(doc) == ["cuda-unavailable", "arch-unsupported"]
-
-
-def test_judge_cuda_build_without_gpu_is_ok_unless_cuda_was_planned_and_detection_failed():
-    p = probe(cuda_available=False, device_count=0, devices=[], arch_list=[], matmul=[])
-    assert judged(p, hardware())["status"] == "ok"
-    issue = DetectIssue("driver-not-loaded", "nvidia-smi could not talk to the driver", "Reboot.")
-    doc = judged(p, hardware(error=issue), {"torch": "2.5.1", "variant": "cu124", "cuda": "12.4"})
-    assert doc["status"] == "degraded" and kinds(doc) == ["driver-not-loaded"]
-
-
-def test_judge_warnings_are_diagnosed_but_do_not_fail_a_working_build():
-    doc = judged(probe(warnings=["CUDA initialization: Found no NVIDIA driver on your system."]), hardware(GPU_4070))
-    assert doc["status"] == "ok" and kinds(doc) == ["no-nvidia-driver"]
-
-
-def test_judge_same_kind_is_reported_once():
-    p = probe(devices=[{"index": 0, "name": "A", "compute_capability": "12.0"},
-                       {"index": 1, "name": "B", "compute_capability": "12.0"}],
-              warnings=[SM120_WARNING], matmul=[])
-    doc = judged(p, hardware(("A", (12, 0)), ("B", (12, 0))))
-    assert [c["status"] for c in doc["checks"] if c["name"].startswith("arch")] == ["fail", "fail"]
-    assert kinds(doc) == ["arch-unsupported"]
-
-
-@pytest.mark.parametrize("archs, cc, ok", [
-    (["sm_86"], "8.9", True),            # same major, lower minor: binary compatible
-    (["sm_90"], "8.9", False),
-    (["sm_80", "sm_86"], "8.0", True),
-    (["sm_86"], "8.0", False),           # a higher minor does not run on a lower one
-    (["sm_120"], "12.1", True),
-    (["sm_100"], "10.3", True),
-    (["sm_90a"], "9.0", True),
-    (["sm_100f"], "10.0", True),
-    (["sm_37", "compute_37"], "12.0", False),   # old PTX is not counted (torch warns about it too)
-    (["compute_120"], "12.0", True),
-    ([], "8.6", False),
-    (["sm_x", "gfx90a", ""], "8.6", False),
-    (["sm_86"], "bogus", False),
-], ids=lambda v: str(v))
-def test_arch_serves(archs, cc, ok):
-    assert verify.arch_serves(archs, cc) is ok

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Tuple
 
 from pybootstrap.installers import conda, pip
-from pybootstrap.planner import Build, Request
+from pybootstrap.plan_model import Build, Request
 
 
 def build_commands(build: Build, request: Request, arch: str) -> Tuple[Tuple[str, ...], ...]:

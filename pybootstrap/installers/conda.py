@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from pybootstrap.planner import Build, Request
+from pybootstrap.plan_model import Build, Request
 
 CONDA = "conda"  # stands for the conda executable in plan commands
 CONDA_TIMEOUT_S = 3600.0

@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from packaging.version import Version
 
 from pybootstrap import _subprocess
-from pybootstrap.planner import Build, Request
+from pybootstrap.plan_model import Build, Request
 
 PIP_TIMEOUT_S = 3600.0  # one whole pip command
 # pip's own network behaviour (defaults: 5 retries, 15 s): with 2 retries of 10 s, an index that stops answering

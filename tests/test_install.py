@@ -687,3 +687,46 @@ def test_log_dash_with_json_is_a_usage_error(hermetic, capsys) -> None:
     code, doc, err = run_pb(capsys, "install", "--json", "--no-gpu", "--log", "-")
     assert code == 2
     assert "error: --log - and --json both write to stdout" in err
+
+
+# --- a dead index fails fast, in one line, before anything is created -------------------------------------------
+
+def test_an_index_host_that_does_not_resolve_is_one_lookup_and_one_line(hermetic, capsys, monkeypatch) -> None:
+    host = "index.pybootstrap-test.invalid"  # RFC 2606: .invalid never resolves
+    lookups: List[str] = []
+    real = socket.getaddrinfo
+
+    def counting(name: Any, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(name.decode() if isinstance(name, bytes) else str(name))
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    prefix = hermetic / "v"
+    code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070,
+                            "--torch", "2.5.1", "--variant", "cu124", "--index-url", f"https://{host}/whl/cu124")
+    assert code == 6
+    assert doc is not None and (doc["status"], doc["exit_code"]) == ("failed", 6)
+    assert doc["error"]["message"] == (f"cannot reach the package index https://{host}/whl/cu124: the name {host} "
+                                       "did not resolve (DNS)")
+    assert lookups.count(host) == 1  # no retries of a name that does not resolve
+    assert [c for c in log_of(doc)["commands_run"] if c["argv"][1:4] == ["-m", "pip", "install"]] == []
+    assert not prefix.exists()
+
+
+def test_a_proxy_wanting_credentials_is_one_request_and_one_line(hermetic, capsys, monkeypatch) -> None:
+    from indexserver import ProxyServer
+
+    prefix = hermetic / "v"
+    with ProxyServer() as proxy:
+        port = proxy.url.rsplit(":", 1)[1]
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url.replace("http://", "http://fleet:s3cret@"))
+        code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070,
+                                "--torch", "2.5.1", "--variant", "cu124")
+        seen = list(proxy.requests)
+    assert code == 6
+    assert doc is not None and doc["error"]["message"] == (
+        "cannot reach the package index https://download.pytorch.org/whl/cu124: the proxy 127.0.0.1:"
+        f"{port} wants authentication (HTTP 407 Proxy Authentication Required) to reach download.pytorch.org")
+    assert seen == ["CONNECT download.pytorch.org:443"]
+    assert "s3cret" not in err and "s3cret" not in json.dumps(doc) and "s3cret" not in json.dumps(log_of(doc))
+    assert not prefix.exists()

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from pybootstrap import _subprocess
 from pybootstrap.errors import EnvironmentProblem, InstallError
+from pybootstrap.files import atomic_write
 from pybootstrap.settings import TargetChoice
 
 STATE_FILE = "pybootstrap-state.json"
@@ -214,11 +215,9 @@ def read_state(prefix: Path) -> Optional[Dict[str, Any]]:
 
 def write_state(prefix: Path, state: Dict[str, Any]) -> None:
     """Write the marker atomically."""
-    path = prefix / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(dict(state, updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())), indent=2),
-                   encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(prefix / STATE_FILE,
+                 json.dumps(dict(state, updated=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())), indent=2),
+                 label="the environment's state file")
 
 
 def mark_installing(prefix: Path, build: Dict[str, Any]) -> None:

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
@@ -22,6 +19,7 @@ from typing import Dict, Optional
 from pybootstrap import manifest_http
 from pybootstrap._download import require_secure_url
 from pybootstrap.errors import ManifestError, NetworkError
+from pybootstrap.files import atomic_write, is_regular
 from pybootstrap.manifest import decode_manifest, embedded_manifest, load_manifest, parse_manifest, schema_version_of
 from pybootstrap.manifest_model import SCHEMA_VERSION, Manifest, Provenance
 from pybootstrap.redact import redact
@@ -120,7 +118,7 @@ class ChannelCache:
     def load(self) -> Optional[CachedCopy]:
         """The cached copy when it is still a valid manifest for this pybootstrap, else None."""
         try:
-            if not (_regular(self.path) and _regular(self.meta_path)):
+            if not (is_regular(self.path) and is_regular(self.meta_path)):
                 return None
             meta = json.loads(self.meta_path.read_text(encoding="utf-8"))
             if not isinstance(meta, dict) or meta.get("url") != self.url:
@@ -139,8 +137,8 @@ class ChannelCache:
         meta = {"url": self.url, "etag": etag, "last_modified": last_modified, "fetched": fetched}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.path, body)
-            _atomic_write(self.meta_path, json.dumps(meta, indent=1).encode("utf-8"))
+            atomic_write(self.path, body, label="the cached manifest")
+            atomic_write(self.meta_path, json.dumps(meta, indent=1), label="the cached manifest")
         except OSError as exc:
             return f"not cached: {exc.strerror or exc}: {exc.filename or self.folder}"
         return None
@@ -150,26 +148,3 @@ def _text(value: object) -> Optional[str]:
     return value if isinstance(value, str) and value else None
 
 
-def _regular(path: Path) -> bool:
-    """True for a regular file (not a link, device, FIFO or folder); False when there is nothing."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return False
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename over it; never through a link, a device or a FIFO."""
-    if os.path.lexists(path) and not _regular(path):
-        raise OSError(f"not a regular file, left alone: {path}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

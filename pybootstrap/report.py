@@ -5,15 +5,15 @@ from __future__ import annotations
 import errno
 import json
 import os
-import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
-from pybootstrap import __version__
+from pybootstrap import __version__, files
 from pybootstrap.errors import EnvironmentProblem
+from pybootstrap.files import NotARegularFile, atomic_write
 from pybootstrap.redact import redact, redact_obj
 
 LOG_SCHEMA = "pybootstrap.log/1"
@@ -25,51 +25,12 @@ def now() -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write a temporary file beside path, then rename it over path: readers see the old or the new file.
-
-    Only a regular file (or nothing) is ever replaced: a link, a device, a FIFO or a folder at path is refused
-    (checked with lstat just before the rename, so a link is never followed either)."""
-    refuse_non_regular(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        for attempt in range(5):
-            refuse_non_regular(path)
-            try:
-                os.replace(tmp, path)
-                break
-            except PermissionError:  # Windows: a reader (antivirus, an editor) holds the old file for a moment
-                if attempt == 4:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-class NotARegularFile(OSError):
-    """A log path names a link, a device, a FIFO, a socket or a folder."""
+    atomic_write(path, text, label="the log path")
 
 
 def refuse_non_regular(path: Path) -> None:
     """Raise NotARegularFile unless path is a regular file or does not exist (lstat: links are not followed)."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISREG(mode):
-        return
-    what = ("a symbolic link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode)
-            else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
-    raise NotARegularFile(errno.EEXIST, f"the log path is {what}, not a regular file (left as it is)", str(path))
+    files.refuse_non_regular(path, "the log path")
 
 
 def build_log(document: Dict[str, Any], *, started: str, command: str, argv: List[str],

@@ -21,6 +21,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from packaging.version import Version
 
 from pybootstrap.errors import EnvironmentProblem, IntegrityError, NoCompatibleBuildError
+from pybootstrap.files import NotARegularFile, atomic_write, refuse_non_regular
 from pybootstrap.plan_model import Build, Request
 
 LISTING = "pybootstrap-wheelhouse.json"
@@ -283,21 +284,17 @@ def publish(stage: Path, dest: Path, build: Mapping[str, Any]) -> Dict[str, str]
         os.replace(path, target)
     text = json.dumps({"schema": SCHEMA, "build": dict(build), "files": listing, "sizes": sizes}, indent=2) + "\n"
     _refuse_non_regular(dest / LISTING)
-    tmp = stage / LISTING
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, dest / LISTING)
+    atomic_write(dest / LISTING, text, label="the listing")
     return listing
 
 
 def _refuse_non_regular(path: Path) -> None:
     """Never replace a link, a device or a folder that happens to have a wheel's name."""
     try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
-    if not stat.S_ISREG(mode):
+        refuse_non_regular(path)
+    except NotARegularFile:
         raise EnvironmentProblem(f"{path} exists and is not a regular file; it is left alone",
-                             "Remove it or choose another --to folder.")
+                                 "Remove it or choose another --to folder.") from None
 
 
 def total_size(wheelhouse: Wheelhouse) -> int:

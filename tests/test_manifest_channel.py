@@ -257,7 +257,7 @@ def test_the_cache_is_never_written_through_a_link(channel: Channel, tmp_path: P
     code, out, err = run(RTX4090, env(tmp_path, channel.url))
     doc = json.loads(out)
     assert code == 0 and doc["manifest"]["source"] == "channel" and doc["build"]["torch"] == "9.9.0"
-    assert "not cached: not a regular file, left alone" in doc["manifest"]["detail"]
+    assert "not cached: the cached manifest is a symbolic link, not a regular file (left as it is)" in doc["manifest"]["detail"]
     assert victim.read_text(encoding="utf-8") == "keep me" and cache.path.is_symlink()
 
 

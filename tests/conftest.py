@@ -3,6 +3,7 @@ that agrees with its `exit_code`, as CONTRACT.md's table has it."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -44,3 +45,17 @@ def status_agrees_with_exit_code(monkeypatch: pytest.MonkeyPatch) -> Iterator[Li
     yield seen
     problems = [p for p in (disagreement(d) for d in seen) if p]
     assert problems == [], problems
+
+
+@pytest.fixture
+def lookups(monkeypatch: pytest.MonkeyPatch) -> List[str]:
+    """Every name resolved through socket.getaddrinfo while the test runs."""
+    seen: List[str] = []
+    real = socket.getaddrinfo
+
+    def counting(host: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(host.decode() if isinstance(host, bytes) else str(host))
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
+    return seen

@@ -32,20 +32,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         yield srv
 
 
-@pytest.fixture
-def lookups(monkeypatch: pytest.MonkeyPatch) -> List[str]:
-    """Every name resolved through socket.getaddrinfo while the test runs."""
-    seen: List[str] = []
-    real = socket.getaddrinfo
-
-    def counting(host: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(host.decode() if isinstance(host, bytes) else str(host))
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", counting)
-    return seen
-
-
 def test_a_5xx_is_tried_again_until_it_answers(server: IndexServer) -> None:
     server.reset()
     server.fail("data.bin", 503, times=2)

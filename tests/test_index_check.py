@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from typing import Any, List
+from typing import List
 
 import fake_torch
 import pytest
@@ -29,19 +29,6 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory):
     with IndexServer(fake_torch.standard_index(tmp_path_factory.getbasetemp() / "index")) as srv:
         yield srv
-
-
-@pytest.fixture
-def lookups(monkeypatch: pytest.MonkeyPatch) -> List[str]:
-    seen: List[str] = []
-    real = socket.getaddrinfo
-
-    def counting(host: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(host.decode() if isinstance(host, bytes) else str(host))
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", counting)
-    return seen
 
 
 def test_an_unresolvable_host_is_one_lookup_and_one_line(lookups: List[str]) -> None:

@@ -691,16 +691,8 @@ def test_log_dash_with_json_is_a_usage_error(hermetic, capsys) -> None:
 
 # --- a dead index fails fast, in one line, before anything is created -------------------------------------------
 
-def test_an_index_host_that_does_not_resolve_is_one_lookup_and_one_line(hermetic, capsys, monkeypatch) -> None:
+def test_an_index_host_that_does_not_resolve_is_one_lookup_and_one_line(hermetic, capsys, lookups) -> None:
     host = "index.pybootstrap-test.invalid"  # RFC 2606: .invalid never resolves
-    lookups: List[str] = []
-    real = socket.getaddrinfo
-
-    def counting(name: Any, *args: Any, **kwargs: Any) -> Any:
-        lookups.append(name.decode() if isinstance(name, bytes) else str(name))
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", counting)
     prefix = hermetic / "v"
     code, doc, err = run_pb(capsys, "install", "--json", "--venv", prefix, "--nvidia-smi-file", SMI_RTX3070,
                             "--torch", "2.5.1", "--variant", "cu124", "--index-url", f"https://{host}/whl/cu124")

@@ -7,36 +7,18 @@ retries. The page it reads also tells whether the index publishes the planned bu
 
 from __future__ import annotations
 
-import json
-from html.parser import HTMLParser
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
-from urllib.parse import unquote, urljoin, urlparse
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
-from packaging.version import Version
 
 from pybootstrap import _download
 from pybootstrap.errors import NetworkError
+from pybootstrap.index_listing import ACCEPT, IndexFile, parse_listing
 from pybootstrap.redact import redact
 
 CONNECT_TIMEOUT_S = 5.0  # a few seconds to connect: the index either answers quickly or not at all
 READ_TIMEOUT_S = 15.0  # between two bytes of the page (the torch page of a variant index is a few hundred kB)
-# PEP 691: ask for the JSON form (PEP 700 adds file sizes to it), accept HTML (PEP 503), which download.pytorch.org
-# serves
-ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
-
-
-class IndexFile(NamedTuple):
-    """One file the index lists for a project."""
-
-    filename: str
-    url: str
-    version: Optional[Version]  # None: not a wheel or sdist name
-    tags: FrozenSet[Tag]  # empty for an sdist
-    size: Optional[int]  # bytes, where the index says (PEP 700)
-    sha256: Optional[str]
 
 
 class IndexPage(NamedTuple):
@@ -94,7 +76,11 @@ def check_index(index_url: str, project: str = "torch", *, attempts: int = 1,
     if response.status_code >= 400:
         raise NetworkError(f"cannot use {where}: {_status_line(response.status_code, response.reason, url)}",
                            _status_advice(response.status_code))
-    return IndexPage(url, tuple(parse_page(body, response.headers.get("Content-Type", ""), response.url or url)))
+    try:  # PEP 691 JSON (PEP 700 adds file sizes to it) or PEP 503 HTML, which download.pytorch.org serves
+        files = parse_listing(body, response.headers.get("Content-Type", ""), response.url or url)
+    except ValueError:  # an answer that is no project page lists nothing (missing_pins then says so)
+        files = []
+    return IndexPage(url, tuple(files))
 
 
 def _status_line(code: int, reason: str, url: str) -> str:
@@ -116,67 +102,6 @@ def _status_advice(code: int) -> str:
     return "The index has a problem right now; run again later, or use --mirror / --index-url."
 
 
-def parse_page(body: bytes, content_type: str, base_url: str) -> List[IndexFile]:
-    """The files of a simple-index project page: PEP 691 JSON or PEP 503 HTML."""
-    if "json" in content_type:
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return []
-        entries = data.get("files") if isinstance(data, dict) else None
-        return [_file(e.get("filename", ""), urljoin(base_url, e.get("url", "")), e.get("size"),
-                      (e.get("hashes") or {}).get("sha256"))
-                for e in entries or [] if isinstance(e, dict)]
-    parser = _Links()
-    parser.feed(body.decode("utf-8", "replace"))
-    out = []
-    for href, text in parser.links:
-        link = urljoin(base_url, href)
-        fragment = urlparse(link).fragment
-        digest = fragment[len("sha256="):] if fragment.startswith("sha256=") else None
-        name = text.strip() or unquote(urlparse(link).path.rsplit("/", 1)[-1])
-        out.append(_file(name, link.split("#", 1)[0], None, digest))
-    return out
-
-
-def _file(filename: str, url: str, size: Any, sha256: Any) -> IndexFile:
-    version: Optional[Version] = None
-    tags: FrozenSet[Tag] = frozenset()
-    try:
-        if filename.endswith(".whl"):
-            _, version, _, tags = parse_wheel_filename(filename)
-        elif filename.endswith((".tar.gz", ".zip")):
-            _, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        pass
-    return IndexFile(filename, url, version, tags, size if isinstance(size, int) else None,
-                     sha256 if isinstance(sha256, str) else None)
-
-
-class _Links(HTMLParser):
-    """Collects (href, text) of every <a> element."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: List[Tuple[str, str]] = []
-        self._href: Optional[str] = None
-        self._text: List[str] = []
-
-    def handle_starttag(self, tag: str, attrs: List[Tuple[str, Optional[str]]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href") or ""
-            self._text = []
-
-    def handle_data(self, data: str) -> None:
-        if self._href is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._href is not None:
-            self.links.append((self._href, "".join(self._text)))
-            self._href = None
-
-
 def missing_pins(page: IndexPage, project: str, pins: List[str]) -> Optional[str]:
     """A one-line problem when the page does not list the exact version pinned for project ('torch==2.5.1+cu124'),
     naming what it does list; None when it does (or no pin names the project)."""
@@ -188,31 +113,6 @@ def missing_pins(page: IndexPage, project: str, pins: List[str]) -> Optional[str
             listed = ", ".join(page.versions()[:6]) or "nothing"
             return f"{redact(page.url)} does not list {project} {version} (newest listed: {listed})"
     return None
-
-
-def download_size(url: str) -> Optional[int]:
-    """Content-Length of a file by one HEAD request (no retries); None when the server does not say or fails."""
-    import requests
-
-    try:
-        with _download.session(1) as http:
-            response = http.head(url, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S), allow_redirects=True)
-    except requests.RequestException:
-        return None
-    length = response.headers.get("Content-Length", "")
-    return int(length) if response.status_code < 400 and length.isdigit() else None
-
-
-def wheel_size(page: IndexPage, version: str, tags: FrozenSet[Tag] = frozenset()) -> Optional[int]:
-    """The download size of this version's wheel for these tags: from the page (PEP 700), else by one HEAD
-    request for the file that fits (the largest candidate's size when several fit); None when unknown."""
-    known = page.size_of(version, tags)
-    if known is not None:
-        return known
-    files = page._matching(version)
-    fitting = [f for f in files if f.tags & tags] or files
-    sizes = [size for size in (download_size(f.url) for f in fitting[:3]) if size is not None]
-    return max(sizes) if sizes else None
 
 
 def describe(page: IndexPage) -> Dict[str, Any]:

@@ -1,6 +1,8 @@
 """Reading package indexes (pure): PEP 691 JSON and PEP 503 HTML listings, wheel names, PEP 658 metadata, PyPI JSON.
 
-Used by `manifest check` to see which wheels an index really serves. Nothing here touches the network.
+The one reader of simple-index project pages: `manifest check` uses it to see which wheels an index really serves,
+the install's up-front index check (index_check) to see what the index lists and how big it is. Nothing here
+touches the network.
 """
 
 from __future__ import annotations
@@ -8,12 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from email.parser import HeaderParser
+from functools import cached_property
 from html.parser import HTMLParser
 from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.tags import Tag
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 #: Ask for PEP 691 JSON, accept PEP 503 HTML (what pip sends, in spirit).
@@ -24,12 +28,38 @@ Platform = Tuple[str, str]  # (os, arch) as the manifest names them: ("linux", "
 
 @dataclass(frozen=True)
 class IndexFile:
-    """One file of a listing: its name, absolute URL, and the URL of its PEP 658 metadata if served."""
+    """One file of a listing: its name, absolute URL (without the #hash fragment), the URL of its PEP 658 metadata
+    if served, whether it is yanked, its size where the index says (PEP 700) and its SHA-256 where given."""
 
     filename: str
     url: str
     metadata_url: Optional[str]
     yanked: bool = False
+    size: Optional[int] = None  # bytes
+    sha256: Optional[str] = None
+
+    @cached_property
+    def _name(self) -> Tuple[Optional[Version], FrozenSet[Tag]]:
+        # the one place a file's version and tags are read from its name (wheel, else sdist)
+        try:
+            if self.filename.endswith(".whl"):
+                _, version, _, tags = parse_wheel_filename(self.filename)
+                return version, tags
+            if self.filename.endswith((".tar.gz", ".zip")):
+                return parse_sdist_filename(self.filename)[1], frozenset()
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            pass
+        return None, frozenset()
+
+    @property
+    def version(self) -> Optional[Version]:
+        """The version its name gives (wheel or sdist); None for other names."""
+        return self._name[0]
+
+    @property
+    def tags(self) -> FrozenSet[Tag]:
+        """The tags of a wheel; empty for an sdist or another file."""
+        return self._name[1]
 
 
 @dataclass(frozen=True)
@@ -76,10 +106,15 @@ def _parse_json(body: bytes, url: str) -> List[IndexFile]:
     for item in doc["files"]:
         if not isinstance(item, dict) or not isinstance(item.get("filename"), str):
             continue
-        file_url = urljoin(url, str(item.get("url") or item["filename"]))
+        file_url, fragment_hash = _split_hash(urljoin(url, str(item.get("url") or item["filename"])))
         metadata = item.get("core-metadata", item.get("dist-info-metadata"))
+        hashes = item.get("hashes")
+        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+        size = item.get("size")  # PEP 700
         out.append(IndexFile(item["filename"], file_url, _metadata_url(file_url) if metadata else None,
-                             bool(item.get("yanked"))))
+                             bool(item.get("yanked")),
+                             size if isinstance(size, int) and not isinstance(size, bool) else None,
+                             sha256 if isinstance(sha256, str) else fragment_hash))
     return out
 
 
@@ -112,17 +147,24 @@ def _parse_html(text: str, url: str) -> List[IndexFile]:
         href = attrs.get("href")
         if not href:
             continue
-        file_url = urljoin(url, href)
-        filename = label or urlsplit(file_url).path.rsplit("/", 1)[-1]
+        file_url, sha256 = _split_hash(urljoin(url, href))
+        filename = label or unquote(urlsplit(file_url).path.rsplit("/", 1)[-1])
         metadata = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         served = metadata is not None and metadata.lower() != "false"
         out.append(IndexFile(filename, file_url, _metadata_url(file_url) if served else None,
-                             "data-yanked" in attrs))
+                             "data-yanked" in attrs, None, sha256))
     return out
 
 
+def _split_hash(link: str) -> Tuple[str, Optional[str]]:
+    """PEP 503: a file's link may end in #<hash name>=<value>; the URL without it, and the value for sha256."""
+    bare, _, fragment = link.partition("#")
+    name, _, value = fragment.partition("=")
+    return bare, (value if name == "sha256" and value else None)
+
+
 def _metadata_url(file_url: str) -> str:
-    """PEP 658: the metadata of a file is at the file's URL plus '.metadata' (without the #hash fragment)."""
+    """PEP 658: the metadata of a file is at the file's URL plus '.metadata' (without any #hash fragment)."""
     scheme, netloc, path, query, _ = urlsplit(file_url)
     return urlunsplit((scheme, netloc, path + ".metadata", query, ""))
 
@@ -132,10 +174,9 @@ def wheel_info(file: IndexFile) -> Optional[WheelInfo]:
 
     Free-threaded builds (abi cp313t) do not count for their Python: the manifest lists the default builds.
     """
-    try:
-        _, version, _, tags = parse_wheel_filename(file.filename)
-    except (InvalidWheelFilename, InvalidVersion):
+    if file.version is None or not file.tags:  # not a wheel, or a name that does not parse
         return None
+    version, tags = file.version, file.tags
     pythons: Set[str] = set()
     platforms: Set[Platform] = set()
     any_python = any_platform = False

@@ -13,6 +13,7 @@ from indexserver import IndexServer, ProxyServer
 
 from pybootstrap import index_check
 from pybootstrap.errors import NetworkError
+from pybootstrap.index_listing import parse_listing
 
 UNRESOLVABLE = "index.pybootstrap-test.invalid"  # RFC 2606: .invalid never resolves
 TORCH_CU124 = "torch-2.5.1+cu124-py3-none-any.whl"
@@ -101,26 +102,6 @@ def test_the_page_tells_which_builds_the_index_has(server: IndexServer) -> None:
     assert wheel.sha256 is not None and len(wheel.sha256) == 64
 
 
-def test_the_size_of_a_wheel_by_head(server: IndexServer, tmp_path_factory: pytest.TempPathFactory) -> None:
-    server.reset()
-    page = index_check.check_index(f"{server.url}/cu124")
-    size = index_check.download_size(page.files[0].url)
-    served = tmp_path_factory.getbasetemp() / "index" / "files" / TORCH_CU124
-    assert size == served.stat().st_size
-    assert server.requests[-1] == "/files/torch-2.5.1+cu124-py3-none-any.whl"
-
-
-def test_the_size_of_the_planned_wheel(server: IndexServer, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from packaging.tags import sys_tags
-
-    server.reset()
-    page = index_check.check_index(f"{server.url}/cu124")
-    served = tmp_path_factory.getbasetemp() / "index" / "files" / TORCH_CU124
-    assert index_check.wheel_size(page, "2.5.1+cu124", frozenset(sys_tags())) == served.stat().st_size
-    assert index_check.wheel_size(page, "2.14.1+cu124") is None
-    assert server.requests == ["/cu124/torch/", f"/files/{TORCH_CU124}"]  # one HEAD, nothing for a missing version
-
-
 def test_a_json_page_gives_sizes() -> None:
     # PEP 691 / PEP 700 JSON, shaped like pypi.org's answer for a project page
     body = json.dumps({"meta": {"api-version": "1.1"}, "name": "torch", "files": [
@@ -130,7 +111,7 @@ def test_a_json_page_gives_sizes() -> None:
          "hashes": {}, "size": 203_070_000},
         {"filename": "torch-2.5.0-cp312-cp312-win_amd64.whl", "url": "x.whl", "hashes": {}},
     ]}).encode()
-    files = index_check.parse_page(body, "application/vnd.pypi.simple.v1+json", "https://pypi.example/simple/torch/")
+    files = parse_listing(body, "application/vnd.pypi.simple.v1+json", "https://pypi.example/simple/torch/")
     page = index_check.IndexPage("https://pypi.example/simple/torch/", tuple(files))
     assert files[0].url == "https://pypi.example/packages/a/torch.whl" and files[0].sha256 == "ab" * 32
     windows = frozenset(t for f in files[1:2] for t in f.tags)
@@ -143,7 +124,7 @@ def test_a_json_page_gives_sizes() -> None:
 def test_html_links_with_odd_names_are_kept_but_not_versioned() -> None:
     body = (b'<html><body><a href="/f/torch-2.5.1%2Bcpu-cp311-cp311-win_amd64.whl#sha256=' + b"cd" * 32
             + b'">torch-2.5.1+cpu-cp311-cp311-win_amd64.whl</a><br><a href="/f/README">README</a></body></html>')
-    files = index_check.parse_page(body, "text/html", "https://download.example/whl/cpu/torch/")
+    files = parse_listing(body, "text/html", "https://download.example/whl/cpu/torch/")
     assert [(f.filename, str(f.version) if f.version else None) for f in files] == [
         ("torch-2.5.1+cpu-cp311-cp311-win_amd64.whl", "2.5.1+cpu"), ("README", None)]
     assert files[0].url == "https://download.example/f/torch-2.5.1%2Bcpu-cp311-cp311-win_amd64.whl"

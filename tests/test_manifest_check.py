@@ -191,15 +191,15 @@ def test_pep_691_json_listing() -> None:
     assert files[0] == IndexFile("torchvision-0.29.1+cpu-py3-none-manylinux_2_28_x86_64.whl",
                                  "https://x.org/whl/files/torchvision-0.29.1+cpu-py3-none-manylinux_2_28_x86_64.whl",
                                  "https://x.org/whl/files/torchvision-0.29.1+cpu-py3-none-manylinux_2_28_x86_64.whl"
-                                 ".metadata", False)
+                                 ".metadata", False, None, "0" * 64)
 
 
 def test_pep_503_html_listing_drops_the_hash_from_the_metadata_url() -> None:
     html = ('<a href="../../files/t-1.0-py3-none-any.whl#sha256=ab" data-dist-info-metadata="sha256=cd">'
             't-1.0-py3-none-any.whl</a><a href="../../files/u-1.0.tar.gz" data-yanked="">u-1.0.tar.gz</a>')
     files = parse_listing(html.encode(), "text/html", "https://x.org/whl/cpu/t/")
-    assert files == [IndexFile("t-1.0-py3-none-any.whl", "https://x.org/whl/files/t-1.0-py3-none-any.whl#sha256=ab",
-                               "https://x.org/whl/files/t-1.0-py3-none-any.whl.metadata", False),
+    assert files == [IndexFile("t-1.0-py3-none-any.whl", "https://x.org/whl/files/t-1.0-py3-none-any.whl",
+                               "https://x.org/whl/files/t-1.0-py3-none-any.whl.metadata", False, None, "ab"),
                      IndexFile("u-1.0.tar.gz", "https://x.org/whl/files/u-1.0.tar.gz", None, True)]
 
 

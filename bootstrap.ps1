@@ -58,9 +58,7 @@ param(
     [object[]] $PybootstrapArgs
 )
 
-# ---------------------------------------------------------------------------------------------
-# Pinned sources, termination, messages
-# ---------------------------------------------------------------------------------------------
+# --- Pinned sources, termination, messages ----------------------------------------------------------------------------
 
 function Get-BootstrapConstants {
     <# Pinned versions, URLs and SHA256 values. Bump deliberately, together. #>
@@ -174,9 +172,7 @@ function ConvertTo-CommandLine {
     return (@($parts) -join ' ')
 }
 
-# ---------------------------------------------------------------------------------------------
-# The .NET calls Pester cannot mock, each in one small function
-# ---------------------------------------------------------------------------------------------
+# --- The .NET calls Pester cannot mock, each in one small function ----------------------------------------------------
 
 function Test-IsWindows {
     <# True on Windows, in 5.1 and 7 alike ($IsWindows does not exist in 5.1). #>
@@ -305,9 +301,7 @@ function Invoke-ProcessCapture {
     }
 }
 
-# ---------------------------------------------------------------------------------------------
-# Running programs on this console
-# ---------------------------------------------------------------------------------------------
+# --- Running programs on this console ---------------------------------------------------------------------------------
 
 function Invoke-Process {
     <# Runs a program on this console (its output and Ctrl+C are the user's) and returns its exit code. On Ctrl+C
@@ -342,9 +336,7 @@ function Invoke-Process {
     }
 }
 
-# ---------------------------------------------------------------------------------------------
-# Guards and settings
-# ---------------------------------------------------------------------------------------------
+# --- Guards and settings ----------------------------------------------------------------------------------------------
 
 function Get-Platform {
     <# Os (windows, linux, macos), Arch (x86_64, arm64, x86, ...) and on Windows the major version. Windows reads
@@ -458,9 +450,7 @@ function Resolve-HomePath {
     return (Join-PathPart $base 'pybootstrap')
 }
 
-# ---------------------------------------------------------------------------------------------
-# The machine-wide home as SYSTEM
-# ---------------------------------------------------------------------------------------------
+# --- The machine-wide home as SYSTEM ----------------------------------------------------------------------------------
 
 function Get-AclProblem {
     <# Why an SDDL lets someone other than SYSTEM and Administrators write or change permissions, or $null. #>
@@ -472,7 +462,7 @@ function Get-AclProblem {
         return ('it is owned by ' + $Matches['owner'] + ' (an owner can always change the permissions)')
     }
     if ($OwnerOnly) { return $null }
-    if ($Sddl -notmatch 'D:(?<flags>[A-Z]*)\(') { return 'it has no access list (anyone may write)' }
+    if ($Sddl -notmatch 'D:(?<flags>[A-Z]*)\(') { return 'it has no access list that can be checked' }
     if ($Matches['flags'] -notmatch 'P') { return 'it inherits permissions from its parent folder' }
     # Write data, append, write EA, delete child, write attributes, delete, WRITE_DAC, WRITE_OWNER, GENERIC_ALL/WRITE.
     $writeMask = 0x500D0156
@@ -484,11 +474,14 @@ function Get-AclProblem {
         if (@('A', 'OA') -notcontains $ace.Groups['type'].Value -or $trusted -contains $sid) { continue }
         $rights = $ace.Groups['rights'].Value
         $mask = [int64]0
-        if ($rights -match '^0[xX](?<hex>[0-9a-fA-F]+)$') { $mask = [System.Convert]::ToInt64($Matches['hex'], 16) }
-        for ($i = 0; $mask -eq 0 -and $i + 1 -lt $rights.Length; $i += 2) {
-            $code = $codes[$rights.Substring($i, 2)]
-            if ($null -eq $code) { $code = $writeMask }  # unknown: assume the worst
-            $mask = $mask -bor $code
+        if ($rights -match '^0[xX](?<hex>[0-9a-fA-F]+)$') {
+            $mask = [System.Convert]::ToInt64($Matches['hex'], 16)
+        } else {
+            for ($i = 0; $i + 1 -lt $rights.Length; $i += 2) {
+                $code = $codes[$rights.Substring($i, 2)]
+                if ($null -eq $code) { $code = $writeMask }  # unknown: assume the worst
+                $mask = $mask -bor $code
+            }
         }
         if (($mask -band $writeMask) -ne 0) { return ('it lets ' + $sid + ' write (' + $rights + ')') }
     }
@@ -538,9 +531,7 @@ function Protect-MachineHome {
     }
 }
 
-# ---------------------------------------------------------------------------------------------
-# Downloads and integrity
-# ---------------------------------------------------------------------------------------------
+# --- Downloads and integrity ------------------------------------------------------------------------------------------
 
 function Get-HttpStatusCode {
     <# The HTTP status in an exception chain (5.1: WebException.Response; 7: HttpResponseException.Response). #>
@@ -667,9 +658,7 @@ function Get-VerifiedFile {
     return $file
 }
 
-# ---------------------------------------------------------------------------------------------
-# Finding Python
-# ---------------------------------------------------------------------------------------------
+# --- Finding Python ---------------------------------------------------------------------------------------------------
 
 function Get-PythonInfo {
     <# Runs a candidate once, isolated, and returns it with its Problem ($null when it is usable). #>
@@ -770,9 +759,7 @@ function Find-Python {
     return $null
 }
 
-# ---------------------------------------------------------------------------------------------
-# Installing Miniforge
-# ---------------------------------------------------------------------------------------------
+# --- Installing Miniforge ---------------------------------------------------------------------------------------------
 
 function Get-InstallPathProblem {
     <# Why the installer would refuse a prefix (spaces anywhere; on Windows the NSIS rules), or $null. #>
@@ -863,9 +850,7 @@ function Install-Miniforge {
     return $info
 }
 
-# ---------------------------------------------------------------------------------------------
-# The tool environment
-# ---------------------------------------------------------------------------------------------
+# --- The tool environment ---------------------------------------------------------------------------------------------
 
 function Resolve-PybootstrapSource {
     <# Where pybootstrap comes from: Kind (Url, File, Folder), Location, Sha256 and Version. Never a name. #>
@@ -960,9 +945,7 @@ function Install-ToolEnvironment {
     return $python
 }
 
-# ---------------------------------------------------------------------------------------------
-# Main
-# ---------------------------------------------------------------------------------------------
+# --- Main -------------------------------------------------------------------------------------------------------------
 
 function Invoke-Bootstrap {
     <# The whole run; returns the exit code (interrupted: 130 through Exit-Bootstrap). #>

@@ -31,8 +31,10 @@ Describe 'Get-AclProblem' {
         @{ Case = 'Authenticated Users with Modify (hex)'; Sddl = 'O:BAG:SYD:P(A;OICI;FA;;;SY)(A;OICI;0x1301bf;;;AU)'; Problem = 'it lets AU write (0x1301bf)' }
         @{ Case = 'Everyone may change the permissions'; Sddl = 'O:BAG:SYD:P(A;OICI;WD;;;WD)'; Problem = 'it lets WD write (WD)' }
         @{ Case = 'a user owns it'; Sddl = 'USERFILE'; Problem = 'it is owned by S-1-5-21-1004336348-1177238915-682003330-1001 (an owner can always change the permissions)' }
-        @{ Case = 'no access list at all'; Sddl = 'O:BAG:SY'; Problem = 'it has no access list (anyone may write)' }
+        @{ Case = 'no access list at all'; Sddl = 'O:BAG:SY'; Problem = 'it has no access list that can be checked' }
         @{ Case = 'an unknown right, taken as the worst'; Sddl = 'O:BAG:SYD:P(A;;ZZ;;;BU)'; Problem = 'it lets BU write (ZZ)' }
+        @{ Case = 'a write right after a read right'; Sddl = 'O:BAG:SYD:P(A;OICI;FA;;;SY)(A;CI;CCDC;;;BU)'; Problem = 'it lets BU write (CCDC)' }
+        @{ Case = 'full control in directory-service letters'; Sddl = 'O:BAG:SYD:P(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;IU)'; Problem = 'it lets IU write (CCDCLCSWRPWPDTLOCRSDRCWDWO)' }
     ) {
         $text = $Sddl.Replace('PROGRAMDATA', $script:ProgramData).Replace('USERFILE', $script:UserFile)
         Get-AclProblem -Sddl $text | Should -BeExactly $Problem

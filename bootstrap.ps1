@@ -489,12 +489,16 @@ function Get-AclProblem {
 }
 
 function Set-MachineHomeAcl {
-    <# Gives the folder the machine-wide home's owner and ACL (inheritance removed). #>
+    <# Gives the folder the machine-wide home's owner and ACL (inheritance removed); exit 8 when Windows refuses. #>
     [CmdletBinding()]
     param([string] $Path)
-    $acl = Get-Acl -LiteralPath $Path
-    $acl.SetSecurityDescriptorSddlForm((Get-BootstrapConstants).MachineHomeSddl)
-    Set-Acl -LiteralPath $Path -AclObject $acl
+    try {
+        $acl = Get-Acl -LiteralPath $Path
+        $acl.SetSecurityDescriptorSddlForm((Get-BootstrapConstants).MachineHomeSddl)
+        Set-Acl -LiteralPath $Path -AclObject $acl
+    } catch {
+        throw (New-BootstrapError -ExitCode 8 -Message ('Could not set the permissions of ' + $Path + ': ' + $_.Exception.Message + ' Nothing was installed.'))
+    }
 }
 
 function Protect-MachineHome {
@@ -706,21 +710,22 @@ function ConvertFrom-PyLauncherList {
 function Get-PythonCandidates {
     <# Where to look, in order: our own Miniforge prefixes, then on Windows PEP 514, "py -0p" (lists installed
        runtimes, never installs one) and python/python3 on PATH (never the WindowsApps aliases, which may
-       install a runtime or open the Store); elsewhere python3 on PATH. #>
+       install a runtime or open the Store); elsewhere python3 on PATH. -OwnOnly: our own Miniforge alone. #>
     [CmdletBinding()]
-    param([string[]] $Prefixes = @(), [string] $Os)
-    $paths = @()
-    $names = @('python3')
-    if ($Os -eq 'windows') {
-        $paths += @($Prefixes | ForEach-Object { Join-PathPart $_ 'python.exe' })
+    param([string[]] $Prefixes = @(), [string] $Os, [switch] $OwnOnly)
+    $own = 'bin/python3'
+    if ($Os -eq 'windows') { $own = 'python.exe' }
+    $paths = @($Prefixes | ForEach-Object { Join-PathPart $_ $own })
+    $names = @()
+    if (-not $OwnOnly -and $Os -eq 'windows') {
         $paths += @(Get-Pep514PythonPath)
         $launcher = @(Get-Command -Name 'py' -CommandType Application -ErrorAction SilentlyContinue) | Select-Object -First 1
         if ($null -ne $launcher) {
             $paths += @(ConvertFrom-PyLauncherList -Text (Invoke-ProcessCapture -FilePath $launcher.Path -ArgumentList @('-0p')).Output)
         }
         $names = @('python', 'python3')
-    } else {
-        $paths += @($Prefixes | ForEach-Object { Join-PathPart $_ 'bin/python3' })
+    } elseif (-not $OwnOnly) {
+        $names = @('python3')
     }
     foreach ($name in $names) {
         $paths += @(Get-Command -Name $name -CommandType Application -All -ErrorAction SilentlyContinue | ForEach-Object { $_.Path })
@@ -735,9 +740,10 @@ function Get-PythonCandidates {
 }
 
 function Find-Python {
-    <# The first usable Python 3.9+, or $null. -PythonExe must be usable (exit 8 otherwise). #>
+    <# The first usable Python 3.9+, or $null. -PythonExe must be usable (exit 8 otherwise). -OwnOnly (as SYSTEM):
+       only our own Miniforge, in the protected home; a Python elsewhere may be one that users can change. #>
     [CmdletBinding()]
-    param([string] $PythonExe, [string[]] $Prefixes = @(), [string] $Os)
+    param([string] $PythonExe, [string[]] $Prefixes = @(), [string] $Os, [switch] $OwnOnly)
     $minimum = (Get-BootstrapConstants).MinimumPython
     if ($PythonExe) {
         $info = Get-PythonInfo -Path $PythonExe -Minimum $minimum
@@ -746,7 +752,7 @@ function Find-Python {
         }
         return $info
     }
-    foreach ($candidate in @(Get-PythonCandidates -Prefixes $Prefixes -Os $Os)) {
+    foreach ($candidate in @(Get-PythonCandidates -Prefixes $Prefixes -Os $Os -OwnOnly:$OwnOnly)) {
         if (Test-Path -LiteralPath $candidate -PathType Leaf) {
             $info = Get-PythonInfo -Path $candidate -Minimum $minimum
             if (-not $info.Problem) {
@@ -995,7 +1001,7 @@ function Invoke-Bootstrap {
             Set-Item -LiteralPath ('Env:' + $name) -Value $children[$name]
         }
         $prefixes = @(Get-CondaPrefixes -Prefix $Settings['Prefix'] -HomePath $homePath -Os $os)
-        $python = Find-Python -PythonExe $Settings['PythonExe'] -Prefixes $prefixes -Os $os
+        $python = Find-Python -PythonExe $Settings['PythonExe'] -Prefixes $prefixes -Os $os -OwnOnly:$isSystem
         if ($null -eq $python) {
             Write-Step 'No usable Python 3.9+ was found; installing Miniforge.'
             $python = Install-Miniforge -Platform $platform -Prefixes $prefixes -InstallerUrl $Settings['InstallerUrl'] -InstallerHash $Settings['InstallerSha256'] `

@@ -117,6 +117,15 @@ Describe 'Protect-MachineHome' {
         Test-Path -LiteralPath $planted | Should -BeTrue
     }
 
+    It 'refuses with exit code 8 when Windows refuses the new permissions' {
+        $null = New-Item -ItemType Directory -Path $script:homePath -Force
+        $script:acls[$script:homePath] = $script:UserFile
+        Mock Set-Acl { throw (New-Object System.UnauthorizedAccessException 'Attempted to perform an unauthorized operation.') }
+        $thrown = Get-Thrown { Protect-MachineHome -Path $script:homePath }
+        $thrown.ExitCode | Should -Be 8
+        $thrown.Message | Should -BeLike 'Could not set the permissions of *: Attempted to perform an unauthorized operation. Nothing was installed.'
+    }
+
     It 'refuses with exit code 8 when the repair does not hold' {
         $null = New-Item -ItemType Directory -Path $script:homePath -Force
         $script:acls[$script:homePath] = $script:InheritedFromProgramData

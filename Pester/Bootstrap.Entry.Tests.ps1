@@ -48,6 +48,7 @@ Describe 'Invoke-Bootstrap' {
             ('handoff /h/tool/venv/bin/python -m pybootstrap install --variant cpu --packages torch,torchvision -q HOME=' + $script:homePath + ' PROXY='))
         Should -Invoke Install-Miniforge -Times 0 -Exactly
         Should -Invoke Protect-MachineHome -Times 0 -Exactly
+        Should -Invoke Find-Python -ParameterFilter { -not $OwnOnly } -Times 1 -Exactly
     }
 
     It 'leaves the session as it found it: PYBOOTSTRAP_HOME and the proxy back, the downloads folder gone' {
@@ -88,6 +89,7 @@ Describe 'Invoke-Bootstrap' {
         $script:calls[1] | Should -Be 'protect C:\ProgramData\pybootstrap'
         $script:calls[2] | Should -BeLike 'create C:\ProgramData\pybootstrap\tmp\*'
         Should -Invoke Install-Miniforge -ParameterFilter { $AllUsers -eq $true -and $Prefixes[0] -eq 'C:\ProgramData\pybootstrap\conda' } -Times 1 -Exactly
+        Should -Invoke Find-Python -ParameterFilter { $OwnOnly } -Times 1 -Exactly
     }
 
     It 'stops with exit code 8 and a plain message in Constrained Language Mode, before anything else' {

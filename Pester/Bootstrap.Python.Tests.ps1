@@ -86,6 +86,14 @@ Describe 'Get-PythonCandidates' {
         Should -Invoke Invoke-ProcessCapture -Times 0 -Exactly
     }
 
+    It 'as SYSTEM (-OwnOnly): our own Miniforge alone, never a Python that users may be able to change' {
+        Mock Get-Command { [pscustomobject]@{ Path = 'C:\Windows\py.exe' } } -ParameterFilter { $Name -eq 'py' }
+        @(Get-PythonCandidates -Prefixes @('C:\ProgramData\pybootstrap\conda') -Os windows -OwnOnly) | Should -Be @('C:\ProgramData\pybootstrap\conda\python.exe')
+        Should -Invoke Get-Pep514PythonPath -Times 0 -Exactly
+        Should -Invoke Invoke-ProcessCapture -Times 0 -Exactly
+        Should -Invoke Get-Command -Times 0 -Exactly
+    }
+
     It 'on Linux and macOS: own Miniforge, then every python3 on PATH, never the registry' {
         Mock Get-Command { [pscustomobject]@{ Path = '/usr/local/bin/python3' }; [pscustomobject]@{ Path = '/usr/bin/python3' } } -ParameterFilter { $Name -eq 'python3' }
         $candidates = @(Get-PythonCandidates -Prefixes @('/home/a/.local/share/pybootstrap/conda') -Os linux)
@@ -110,6 +118,11 @@ Describe 'Find-Python' {
         Should -Invoke Get-PythonInfo -ParameterFilter { $Path -eq 'C:\later\python.exe' } -Times 0 -Exactly
         Should -Invoke Write-Host -ParameterFilter { $Object -eq '[pybootstrap] Not using C:\old\python.exe: it is Python 3.8.10; 3.9 or newer is needed.' } -Times 1 -Exactly
         Should -Invoke Write-Host -ParameterFilter { $Object -eq '[pybootstrap] Using Python 3.12.4 at C:\good\python.exe.' } -Times 1 -Exactly
+    }
+
+    It 'passes -OwnOnly on' {
+        $null = Find-Python -Prefixes @('C:\ProgramData\pybootstrap\conda') -Os windows -OwnOnly
+        Should -Invoke Get-PythonCandidates -ParameterFilter { $OwnOnly } -Times 1 -Exactly
     }
 
     It 'is $null when nothing is usable' {

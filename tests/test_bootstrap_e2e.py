@@ -447,6 +447,16 @@ def test_readme_one_liner_word_for_word(tmp_path, pwsh, server, python_bin, whee
     assert tool_home(home / "tool" / "venv") == str(python_bin)
 
 
+def test_readme_powershell_window_form_word_for_word(installed, tmp_path, pwsh, server, python_bin, wheelhouse,
+                                                    host_bin) -> None:
+    line = swap_url(readme_block("In a PowerShell\nwindow you already have open").strip(), server)
+    env = environment(server, installed["home"], [python_bin, host_bin], wheelhouse)
+    result = run([pwsh, "-NoProfile", "-NonInteractive", "-Command", "-"], env, tmp_path,
+                 stdin=line + '\n"SESSION ALIVE, LASTEXITCODE=$LASTEXITCODE"\n')
+    assert "SESSION ALIVE, LASTEXITCODE=0" in result.stdout, result.stdout[-4000:]
+    assert "is already installed and verified" in result.stdout
+
+
 def test_readme_file_run_form_word_for_word(installed, tmp_path, pwsh, server, site, python_bin, wheelhouse,
                                            powershell_alias, host_bin) -> None:
     lines = swap_url(readme_block("#### From a file"), server)

@@ -1,12 +1,32 @@
 # Helpers shared by the Pester files. Dot-sourced after bootstrap.ps1 in each file's BeforeAll.
 
+# Get-Acl, Set-Acl and Get-AuthenticodeSignature exist only in Windows PowerShell and PowerShell 7 on Windows.
+# Elsewhere these stand-ins (same parameters) give Pester something to mock; they fail when called unmocked.
+if (-not (Get-Command -Name Get-Acl -ErrorAction SilentlyContinue)) {
+    function global:Get-Acl {
+        param([string] $LiteralPath)
+        throw 'Get-Acl is not available here; mock it.'
+    }
+}
+if (-not (Get-Command -Name Set-Acl -ErrorAction SilentlyContinue)) {
+    function global:Set-Acl {
+        param([string] $LiteralPath, [object] $AclObject)
+        throw 'Set-Acl is not available here; mock it.'
+    }
+}
+if (-not (Get-Command -Name Get-AuthenticodeSignature -ErrorAction SilentlyContinue)) {
+    function global:Get-AuthenticodeSignature {
+        param([string] $LiteralPath)
+        throw 'Get-AuthenticodeSignature is not available here; mock it.'
+    }
+}
+
 function Get-ThrownExitCode {
     # Runs a script block and returns the exit code carried by what it throws ($null if nothing).
     param([scriptblock] $ScriptBlock)
     try {
         $null = & $ScriptBlock
-    }
-    catch {
+    } catch {
         return (Get-ErrorExitCode -ErrorRecord $_)
     }
     return $null
@@ -17,59 +37,42 @@ function Get-ThrownMessage {
     param([scriptblock] $ScriptBlock)
     try {
         $null = & $ScriptBlock
-    }
-    catch {
+    } catch {
         return $_.Exception.Message
     }
     return $null
 }
 
-function New-TestConfig {
-    # A resolved configuration like Resolve-BootstrapConfig returns, with overrides.
-    param([hashtable] $Override = @{})
-    $homePath = 'C:\Users\tester\AppData\Local\pybootstrap'
-    $config = [ordered]@{
-        Prefix = 'C:\pyb\conda'
-        HomePath = $homePath
-        Distribution = 'Miniforge'
-        InstallerUrl = ''
-        InstallerBaseUrl = ''
-        InstallerSha256 = ''
-        InstallerSigner = ''
-        AcceptAnacondaTos = $false
-        CondaChannel = 'conda-forge'
-        PythonVersion = '3.12'
-        PythonExe = ''
-        NoExistingPython = $false
-        Source = ''
-        SourceSha256 = ''
-        Offline = $false
-        Proxy = ''
-        ProxyUseDefaultCredentials = $false
-        NoProxy = $false
-        DownloadRetries = 2
-        DryRun = $false
-        Yes = $false
-        LogPath = ''
-        Force = $false
-        EnableLongPaths = $false
-        PybootstrapArgs = @()
-        Verbose = $false
-        IsSystem = $false
-        ToolVenv = $homePath + '\tool\venv'
-        ToolPython = $homePath + '\tool\venv\Scripts\python.exe'
-        StateFile = $homePath + '\bootstrap-state.json'
-        TempDirectory = 'C:\Temp\pybootstrap-test'
-        Sources = [ordered]@{}
+function Get-Thrown {
+    # Runs a script block once and returns what it threw: ExitCode and Message ($null if nothing was thrown).
+    param([scriptblock] $ScriptBlock)
+    try {
+        $null = & $ScriptBlock
+    } catch {
+        return [pscustomobject]@{ ExitCode = (Get-ErrorExitCode -ErrorRecord $_); Message = $_.Exception.Message }
     }
-    foreach ($key in @($Override.Keys)) {
-        $config[$key] = $Override[$key]
-    }
-    return [pscustomobject]$config
+    return $null
 }
 
-function New-ProbeResult {
-    # What Invoke-ProcessCapture returns when a Python answers the probe.
+function New-FakeProcess {
+    # What Start-Process -PassThru returns, for a program that has already exited with ExitCode.
+    param([int] $ExitCode = 0)
+    $process = [pscustomobject]@{ ExitCode = $ExitCode; Handle = [System.IntPtr]::new(1) }
+    $process | Add-Member -MemberType ScriptMethod -Name WaitForExit -Value { param($Milliseconds) return $true }
+    return $process
+}
+
+function New-FakeAcl {
+    # What Get-Acl returns, reduced to what bootstrap.ps1 uses: Sddl, and SetSecurityDescriptorSddlForm (which
+    # changes Sddl, so Set-Acl's AclObject shows exactly the descriptor that would be written).
+    param([string] $Sddl)
+    $acl = [pscustomobject]@{ Sddl = $Sddl }
+    $acl | Add-Member -MemberType ScriptMethod -Name SetSecurityDescriptorSddlForm -Value { param($Text) $this.Sddl = $Text }
+    return $acl
+}
+
+function New-ProbeOutput {
+    # Invoke-ProcessCapture's result for a Python answering the probe of Get-PythonInfo.
     param(
         [string] $Executable = 'C:\Python312\python.exe',
         [string] $Version = '3.12.4',
@@ -77,32 +80,8 @@ function New-ProbeResult {
         [bool] $Venv = $true,
         [int] $ExitCode = 0
     )
-    $venvText = 'false'
-    if ($Venv) {
-        $venvText = 'true'
-    }
-    $json = '{"executable": "' + $Executable.Replace('\', '\\') + '", "version": [' + ($Version.Split('.') -join ', ') +
-        '], "bits": ' + $Bits + ', "prefix": "C:\\Python312", "platform": "win-amd64", "venv": ' + $venvText + '}'
-    return [pscustomobject]@{ ExitCode = $ExitCode; StdOut = $json; StdErr = ''; TimedOut = $false }
-}
-
-function New-UsablePython {
-    # A probe verdict for a usable interpreter.
-    param(
-        [string] $Executable = 'C:\Python312\python.exe',
-        [string] $Source = 'registry'
-    )
-    return [pscustomobject]@{
-        Usable = $true
-        Reason = ''
-        Path = $Executable
-        Executable = $Executable
-        Version = '3.12.4'
-        Bits = 64
-        Prefix = 'C:\Python312'
-        Platform = 'win-amd64'
-        Source = $Source
-    }
+    $json = [ordered]@{ executable = $Executable; version = @($Version.Split('.') | ForEach-Object { [int]$_ }); bits = $Bits; venv = $Venv }
+    return [pscustomobject]@{ ExitCode = $ExitCode; Output = ('some warning on stderr' + "`n" + (ConvertTo-Json -InputObject $json -Compress)) }
 }
 
 function Get-HostExecutable {
@@ -113,4 +92,30 @@ function Get-HostExecutable {
         if (Test-Path -LiteralPath $candidate -PathType Leaf) { return $candidate }
     }
     return (Get-Process -Id $PID).Path
+}
+
+function Get-TestPython {
+    # A real Python 3.9+ for the tests that run one: PYBOOTSTRAP_TEST_PYTHON (CI sets it), else python3 on PATH.
+    if ($env:PYBOOTSTRAP_TEST_PYTHON -and (Test-Path -LiteralPath $env:PYBOOTSTRAP_TEST_PYTHON)) { return $env:PYBOOTSTRAP_TEST_PYTHON }
+    $found = @(Get-Command -Name @('python3', 'python') -CommandType Application -ErrorAction SilentlyContinue) | Select-Object -First 1
+    if ($null -ne $found) { return $found.Path }
+    return $null
+}
+
+function Invoke-ChildPowerShell {
+    # Runs PowerShell code in a child process (a fresh session) and returns its exit code and output lines.
+    param([string] $Command, [string[]] $Arguments = @(), [hashtable] $Environment = @{})
+    $saved = @{}
+    foreach ($name in $Environment.Keys) {
+        $saved[$name] = [System.Environment]::GetEnvironmentVariable($name)
+        [System.Environment]::SetEnvironmentVariable($name, $Environment[$name])
+    }
+    try {
+        $child = @('-NoProfile', '-NonInteractive')
+        if ($Command) { $child += @('-Command', $Command) }
+        $output = & (Get-HostExecutable) @child @Arguments 2>&1 | ForEach-Object { [string]$_ }
+        return [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = @($output) }
+    } finally {
+        foreach ($name in $saved.Keys) { [System.Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+    }
 }

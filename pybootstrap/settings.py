@@ -6,7 +6,6 @@ option -> source; resolve() validates every value and returns one Settings. Noth
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from packaging.version import InvalidVersion, Version
 
 from pybootstrap.errors import UsageError
+from pybootstrap.home import home_dir
 from pybootstrap.manifest_model import OSES, Capability, DriverVersion, cuda_variant_name, parse_variant_name
 from pybootstrap.plan_model import PACKAGES, Request
 
@@ -359,16 +359,4 @@ def resolve(values: Mapping[str, Any], sources: Mapping[str, str], environ: Mapp
         index_base=parse_url(values.get("index_base"), "index_base", sources),
         pypi_base=parse_url(values.get("pypi_base"), "pypi_base", sources), sources=dict(sources),
         described=describe_sources(values, sources))
-
-
-def home_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
-    """The pybootstrap home: PYBOOTSTRAP_HOME, else %LOCALAPPDATA%\\pybootstrap, else XDG data dir."""
-    env = os.environ if environ is None else environ
-    if env.get("PYBOOTSTRAP_HOME"):
-        return Path(env["PYBOOTSTRAP_HOME"]).expanduser()
-    if sys.platform == "win32":
-        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "pybootstrap"
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "pybootstrap"
 

@@ -42,15 +42,19 @@ BUILTIN_COMMANDS = {
     Copy-Item Set-Item Get-Item Get-Content Set-Content ConvertFrom-Json ConvertTo-Json Get-Date Write-Host
     Remove-Variable Split-Path Join-Path Start-Sleep Set-StrictMode Invoke-Expression Get-Process Out-Null
     Write-Output Measure-Object Get-Variable Set-Variable Import-Module Get-Module Out-String Resolve-Path
-    Write-Warning Get-Location Set-Location Push-Location Pop-Location Compare-Object Add-Member Get-Verb""".split()
+    Write-Warning Get-Location Set-Location Push-Location Pop-Location Compare-Object Add-Member Get-Verb
+    Invoke-WebRequest Start-Process Get-Acl Set-Acl ConvertTo-SecureString Write-Verbose""".split()
 }
 PESTER_COMMANDS = {
     name.lower()
     for name in """Describe Context It BeforeAll BeforeEach AfterAll AfterEach BeforeDiscovery Mock Should
-    InModuleScope Invoke-Pester New-PesterConfiguration""".split()
+    InModuleScope Invoke-Pester New-PesterConfiguration Set-ItResult""".split()
 }
-# Built-in commands that the Pester suite may mock (everything else it mocks must be a script function).
-MOCKABLE_BUILTINS = {name.lower() for name in ["Start-Sleep", "Remove-Item", "Move-Item", "Copy-Item", "Write-Host"]}
+# Cmdlets the Pester suite may mock (STYLE.md: mock cmdlets directly); everything else it mocks must be a script
+# function.
+MOCKABLE_BUILTINS = {name.lower() for name in """Start-Sleep Remove-Item Move-Item Copy-Item Write-Host Invoke-WebRequest
+    Get-FileHash Get-AuthenticodeSignature Start-Process Get-ItemProperty Get-Acl Set-Acl Get-Command New-Item
+    Test-Path Set-Content Get-Content Get-ChildItem""".split()}
 
 # Commands and parameters that do not exist in Windows PowerShell 5.1.
 PS7_COMMANDS = {name.lower() for name in ["Get-Error", "Test-Json", "Join-String", "Get-Uptime", "Remove-Alias", "ConvertFrom-Markdown"]}
@@ -669,57 +673,97 @@ def test_script_calls_only_its_functions_and_51_cmdlets(script_tree, script_func
     assert unknown == []
 
 
+# Parameters that take no environment variable: the "--" catcher and the pass-through arguments.
+NO_VARIABLE = {"EndOfParameters", "PybootstrapArgs"}
+
+
+def readme_section(title: str) -> str:
+    """A `## ` section of README.md, up to the next one."""
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index("## " + title)
+    end = text.find("\n## ", start + 3)
+    return text[start:end if end >= 0 else len(text)]
+
+
+def readme_parameter_table() -> Dict[str, str]:
+    """Parameter -> environment variable, from README's table ("| `-Name` | `PYBOOTSTRAP_NAME` | ...")."""
+    section = readme_section("Windows bootstrap and fleets")
+    return dict(re.findall(r"^\| `-(\w+)` \| `(PYBOOTSTRAP_\w+)` \|", section, re.M))
+
+
 def test_parameters_default_from_their_environment_variables(script_bytes):
     defaults = parameter_env_defaults(script_bytes)
-    table = dict(re.findall(r"\$map\['(\w+)'\] = '(PYBOOTSTRAP_\w+)'", script_bytes.decode()))
-    assert defaults, "no parameters found"
-    assert set(defaults) == set(table), "the parameter table and the param() block differ"
+    assert set(defaults) - NO_VARIABLE, "no parameters found"
     for name, env in defaults.items():
-        assert env == table[name], f"-{name} defaults from {env!r}, the table says {table[name]!r}"
-        assert env.startswith("PYBOOTSTRAP_")
+        if name in NO_VARIABLE:
+            assert env == "", f"-{name} should not read a variable"
+            continue
+        assert env == "PYBOOTSTRAP_" + re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper().replace("HOME_PATH", "HOME"), name
+
+
+def test_parameter_table_in_readme_is_the_param_block(script_bytes):
+    defaults = {k: v for k, v in parameter_env_defaults(script_bytes).items() if k not in NO_VARIABLE}
+    assert readme_parameter_table() == defaults
 
 
 def test_entry_point_passes_every_parameter(script_bytes, script_tree):
     defaults = parameter_env_defaults(script_bytes)
     guard = [n for n in script_tree.root_node.children[-1].children if n.type == "if_statement"][-1]
     keys = {text_of(n) for n in walk(guard) if n.type == "key_expression"}
-    assert keys == set(defaults)
-
-
-def test_parameters_are_documented(script_bytes):
-    doc = DOC.read_text(encoding="utf-8")
-    for name, env in parameter_env_defaults(script_bytes).items():
-        assert f"-{name}" in doc, f"-{name} is not in README.md"
-        assert env in doc, f"{env} is not in README.md"
+    assert keys == set(defaults) - NO_VARIABLE
+    assert "-PassThrough $PybootstrapArgs" in text_of(guard)
 
 
 def test_pinned_constants(script_bytes):
     import pybootstrap
 
-    text = script_bytes.decode()
-    assert re.search(r"\$PybootstrapVersion = '([^']+)'", text).group(1) == pybootstrap.__version__
-    for name in ("Miniconda", "Miniforge"):
-        url = re.search(rf"\${name}Url = '([^']+)'", text).group(1)
-        sha = re.search(rf"\${name}Sha256 = '([^']*)'", text).group(1)
-        file_name = re.search(rf"\${name}FileName = '([^']+)'", text).group(1)
-        assert url.startswith("https://") and url.endswith("/" + file_name)
-        assert re.fullmatch(r"[0-9a-f]{64}", sha), f"{name} SHA256 is not pinned"
-    assert re.search(r"\$PybootstrapArchiveUrl = 'https://", text)
+    text = text_of(function_nodes(parse(script_bytes))["Get-BootstrapConstants"])
+    assert re.search(r"PybootstrapVersion = '([^']+)'", text).group(1) == pybootstrap.__version__
+    release = re.search(r"ReleaseUrl = '([^']+)'", text).group(1)
+    assert release.startswith("https://") and release.endswith(f"/pybootstrap-{pybootstrap.__version__}-py3-none-any.whl")
+    assert re.search(r"ReleaseSha256 = '([0-9a-f]{64})?'", text)
+    base = re.search(r"\$miniforge = '([^']+)'", text).group(1)
+    assert base.startswith("https://github.com/conda-forge/miniforge/releases/download/")
+    assert re.fullmatch(r"[0-9a-f]{64}", re.search(r"\$windows = @\{ Url = [^;]+; Sha256 = '([^']*)' \}", text).group(1))
+    for key in ("windows-x86_64", "windows-arm64", "linux-x86_64", "linux-arm64", "macos-x86_64", "macos-arm64"):
+        assert f"'{key}' = " in text, key
 
 
 def test_pip_never_installs_pybootstrap_by_name(script_bytes):
-    literals = function_string_literals(script_bytes, "Get-PipInstallArguments")
+    literals = function_string_literals(script_bytes, "Install-ToolEnvironment")
+    pip = literals[literals.index("pip") - 1:literals.index("--no-input") + 1]
+    assert pip == ["-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
     assert "pybootstrap" not in literals
     assert not re.search(r"pip[^\n]*install[^\n]*['\"]pybootstrap['\"]", script_bytes.decode(), re.I)
 
 
+def test_the_script_adds_no_flags_to_pybootstrap(script_bytes):
+    literals = function_string_literals(script_bytes, "Invoke-Bootstrap")
+    start = literals.index("pybootstrap")
+    assert literals[start - 1:start + 2] == ["-m", "pybootstrap", "install"]
+    assert [s for s in literals if re.fullmatch(r"--?[a-z][a-z-]*", s)] == ["-m"]
+
+
+def documented_pass_through_flags(script_bytes) -> Set[str]:
+    """pybootstrap flags the docs show going through the script: after " -- " in the script's help and README's
+    bootstrap sections, and every `--flag` in README's pass-through rule."""
+    help_text = script_bytes.decode().split("#>", 1)[0]
+    texts = [readme_section("Windows: the one-liner"), readme_section("Windows bootstrap and fleets"), help_text]
+    flags: Set[str] = set()
+    for text in texts:
+        for line in text.splitlines():
+            if " -- " in line:
+                flags |= set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", line.split(" -- ", 1)[1]))
+    rule = readme_section("Windows bootstrap and fleets").split("### The pass-through rule", 1)[1].split("\n### ", 1)[0]
+    flags |= set(re.findall(r"`(--[a-z][a-z-]+)", rule))
+    return flags
+
+
 def test_flags_passed_to_pybootstrap_exist_in_the_cli(script_bytes):
-    literals = function_string_literals(script_bytes, "Get-PybootstrapArguments")
-    assert literals[:3] == ["-m", "pybootstrap", "install"]
-    flags = [s for s in literals if s.startswith("--")]
-    assert flags == ["--dry-run", "--offline", "--verbose"]
+    flags = documented_pass_through_flags(script_bytes)
+    assert {"--variant", "--torch", "--find-links", "--offline", "--index-url"} <= flags
     options = set(_install_parser()._option_string_actions)
-    missing = [flag for flag in flags if flag not in options]
+    missing = sorted(flag for flag in flags if flag not in options)
     assert missing == [], f"not options of 'pybootstrap install': {missing}"
 
 
@@ -729,9 +773,8 @@ def test_environment_variables_do_not_collide_with_pybootstrap_flags(script_byte
         for option in _install_parser()._option_string_actions
         if option.startswith("--")
     }
-    shared = set(parameter_env_defaults(script_bytes).values()) & flag_variables
-    # These two mean the same thing to both programs, on purpose.
-    assert shared <= {"PYBOOTSTRAP_DRY_RUN", "PYBOOTSTRAP_OFFLINE"}, sorted(shared)
+    # Each variable means one thing: none of the script's is also read by pybootstrap as one of its flags.
+    assert set(parameter_env_defaults(script_bytes).values()) & flag_variables == set()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,11 +792,6 @@ def test_pester_file_is_clean(path):
     problems = non_ascii_findings(data) + syntax_errors(data) + ps7_findings(data) + scope_colon_findings(data)
     problems += pester_rule_findings(data) + unfiltered_mock_findings(data) + prompt_findings(data)
     assert problems == [], _join(problems)
-
-
-def test_pester_suite_has_at_least_40_tests():
-    count = sum(it_blocks(p.read_bytes()) for p in pester_files())
-    assert count >= 40, count
 
 
 def test_pester_suite_uses_only_script_functions(script_functions):

@@ -467,6 +467,8 @@ def _mutate(doc: Dict[str, Any], path: Tuple[Any, ...], action: str, value: Any)
         except (KeyError, IndexError, TypeError):
             return
     key = path[-1]
+    if not isinstance(parent, (dict, list)):  # an earlier mutation turned it into a string or a number
+        return
     try:
         current = parent[key]
     except (KeyError, IndexError, TypeError):

@@ -1,6 +1,6 @@
 """Loading the manifest: from the package, a path, a file:// or https:// URL; strict JSON; schema, then expansion.
 
-The value objects live in pybootstrap.manifest_model (re-exported here); validation walks manifests/schema.json
+The value objects live in pybootstrap.manifest_model; validation walks manifests/schema.json
 (pybootstrap.manifest_schema); pybootstrap.manifest_expand checks what a schema cannot and expands the matrices.
 Which manifest a run uses (the --manifest file, a channel, its cache, or the embedded one) is decided in
 pybootstrap.manifest_channel.
@@ -17,32 +17,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pybootstrap.errors import ManifestError
 from pybootstrap.manifest_expand import expand
-from pybootstrap.manifest_model import (
-    ARCHES,
-    OSES,
-    SCHEMA_VERSION,
-    VARIANT_KINDS,
-    ArchDriver,
-    ArchList,
-    Capability,
-    CondaSelector,
-    CudaFamily,
-    DriverVersion,
-    GpuEntry,
-    Manifest,
-    Provenance,
-    Release,
-    ToolkitDriver,
-    Variant,
-    parse_variant_name,
-)
+from pybootstrap.manifest_model import SCHEMA_VERSION, Manifest, Provenance
 from pybootstrap.manifest_schema import FieldError, describe, validate
-
-__all__ = ["ARCHES", "OSES", "SCHEMA_VERSION", "VARIANT_KINDS", "ArchDriver", "ArchList", "Capability",
-           "CondaSelector", "CudaFamily", "DriverVersion", "GpuEntry", "Manifest", "Provenance", "Release",
-           "ToolkitDriver", "Variant", "parse_variant_name", "MANIFEST_NAME", "SCHEMA_NAME", "default_manifest_path",
-           "embedded_manifest", "file_url_path", "load_manifest", "parse_manifest", "decode_manifest", "schema",
-           "schema_version_of"]
 
 MANIFEST_NAME = "pytorch.json"
 SCHEMA_NAME = "schema.json"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 from urllib.parse import urljoin, urlparse
 
-from pybootstrap._download import require_secure_url
+from pybootstrap._download import advice_for, describe_exception, exc_text, require_secure_url
 from pybootstrap.errors import NetworkError
 from pybootstrap.redact import redact
 
@@ -59,8 +59,8 @@ def get(url: str, *, what: str, timeout_s: float, headers: Optional[Mapping[str,
                 return Response(url, response.status_code, {k.lower(): v for k, v in response.headers.items()}, body)
         except requests.RequestException as exc:
             if not isinstance(exc, requests.Timeout) and "timed out" not in str(exc).lower():
-                raise NetworkError(f"could not reach {host} ({type(exc).__name__}: {redact(str(exc))[:200]})",
-                                   "Check the URL, the network and proxy settings (HTTPS_PROXY).") from None
+                raise NetworkError(f"could not reach {host} ({describe_exception(exc, url)})",
+                                   advice_for(exc_text(exc))) from None
             raise NetworkError(f"{host} did not answer within {timeout_s:g} s ({redact(url)})",
                                "Check the network and proxy settings (HTTPS_PROXY), or run again later.") from None
     raise NetworkError(f"too many redirects from {redact(url)}", "Check the URL.")

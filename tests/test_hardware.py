@@ -27,7 +27,8 @@ from pybootstrap.hardware_rules import (
     parse_driver_version,
 )
 from pybootstrap.machine import Gpu, Hardware
-from pybootstrap.manifest import DriverVersion, Manifest, load_manifest
+from pybootstrap.manifest import load_manifest
+from pybootstrap.manifest_model import DriverVersion, Manifest
 
 CORPUS = Path(__file__).parent / "data" / "nvidia-smi"
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="the fake nvidia-smi is a POSIX shell script")

@@ -9,7 +9,8 @@ from test_verify import OLD_ARCHS, SM120_WARNING, assert_consistent, check, kind
 
 from pybootstrap.judge import Expected, arch_list_of, judge
 from pybootstrap.machine import DetectIssue, Gpu, Hardware
-from pybootstrap.manifest import DriverVersion, load_manifest
+from pybootstrap.manifest import load_manifest
+from pybootstrap.manifest_model import DriverVersion
 
 
 def hardware(*gpus: Tuple[str, Tuple[int, int]], error: Optional[DetectIssue] = None) -> Hardware:

@@ -9,7 +9,7 @@ import pytest
 
 from pybootstrap import cli
 from pybootstrap.errors import UsageError
-from pybootstrap.manifest import DriverVersion
+from pybootstrap.manifest_model import DriverVersion
 
 
 def test_settings_are_typed_frozen_values_with_their_sources(tmp_path: Path) -> None:
